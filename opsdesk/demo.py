@@ -1,0 +1,14 @@
+"""The demo data set, assembled from each app's own demo seeders."""
+
+from django.db import transaction
+
+from directory.demo import DEMO_PASSWORD, USERS, seed_directory
+
+DEMO_ACCOUNTS_HELP = "Demo accounts (password {password}): {users}".format(
+    password=DEMO_PASSWORD, users=", ".join(username for username, *_ in USERS)
+)
+
+
+@transaction.atomic
+def seed_demo() -> None:
+    seed_directory()
