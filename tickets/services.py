@@ -1,0 +1,672 @@
+"""Ticket writes: one function per state change, each in one transaction.
+
+Every function locks the ticket row, checks the actor's role (``tickets.access``) and the state
+guard, saves with ``update_fields``, bumps ``version``, records an append-only event and lets
+``sla.services`` move the clocks. Failures raise ``DomainError`` subclasses and change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from directory.models import BusinessSystem, User, Vendor
+from opsdesk.errors import InvalidTransition, NotPermitted, StaleVersion, ValidationFailed
+from sla import services as sla
+from tickets import access
+from tickets.access import Action
+from tickets.events import diff, event_record
+from tickets.models import (
+    NUMBER_PREFIX,
+    OPEN_STATUSES,
+    Category,
+    EventAction,
+    Kind,
+    ResolutionCode,
+    Status,
+    Tag,
+    Ticket,
+    TicketComment,
+    TicketCounter,
+    TicketDispatch,
+)
+
+# Which states each transition may start from.
+ALLOWED_FROM: dict[str, tuple[str, ...]] = {
+    Action.ASSIGN: (Status.NEW, Status.ASSIGNED, Status.ACCEPTED, Status.IN_PROGRESS),
+    Action.ACCEPT: (Status.ASSIGNED,),
+    Action.START: (Status.ACCEPTED,),
+    Action.PEND: (Status.ACCEPTED, Status.IN_PROGRESS),
+    Action.RESUME: (Status.PENDING,),
+    Action.RESOLVE: (Status.NEW, Status.ASSIGNED, Status.ACCEPTED, Status.IN_PROGRESS),
+    Action.CLOSE: (Status.RESOLVED,),
+    Action.REOPEN: (Status.RESOLVED, Status.CLOSED),
+    Action.CANCEL: (Status.NEW, Status.ASSIGNED),
+    Action.REGRADE: OPEN_STATUSES,
+}
+
+
+def allowed_actions(user, ticket: Ticket, *, now: datetime | None = None) -> list[str]:
+    """Transitions and edits this user may perform on this ticket right now (for the UI)."""
+    granted = access.role_actions(user, ticket)
+    actions = []
+    for action in granted:
+        if action in ALLOWED_FROM and not _state_allows(user, ticket, action, now=now):
+            continue
+        if action == Action.EDIT and not ticket.is_open:
+            continue
+        actions.append(action)
+    return sorted(actions)
+
+
+def _state_allows(user, ticket: Ticket, action: str, *, now: datetime | None = None) -> bool:
+    try:
+        _check_state(user, ticket, action, now=now or timezone.now())
+    except InvalidTransition:
+        return False
+    return True
+
+
+def _check_state(user, ticket: Ticket, action: str, *, now: datetime) -> None:
+    if ticket.status not in ALLOWED_FROM[action]:
+        raise InvalidTransition(
+            _("工单状态为“%(status)s”，不能执行“%(action)s”。")
+            % {"status": ticket.get_status_display(), "action": _action_label(action)}
+        )
+    # Only the desk resolves before the vendor has accepted: first-line resolution.
+    if (
+        action == Action.RESOLVE
+        and ticket.status in (Status.NEW, Status.ASSIGNED)
+        and not access.roles.is_desk(user)
+    ):
+        raise InvalidTransition(_("请先接单再解决。"))
+    if action == Action.REGRADE and ticket.kind != Kind.INCIDENT:
+        raise InvalidTransition(_("只有故障工单有级别。"))
+    if action == Action.REOPEN:
+        finished_at = ticket.closed_at or ticket.resolved_at
+        window = timedelta(days=settings.OPSDESK_REOPEN_WINDOW_DAYS)
+        if finished_at and now - finished_at > window:
+            raise InvalidTransition(_("已超过 %(days)s 天的重新打开期限。") % {"days": window.days})
+
+
+def _action_label(action: str) -> str:
+    labels = {
+        Action.ASSIGN: _("派单"),
+        Action.ACCEPT: _("接单"),
+        Action.START: _("开始处理"),
+        Action.PEND: _("挂起"),
+        Action.RESUME: _("恢复处理"),
+        Action.RESOLVE: _("解决"),
+        Action.CLOSE: _("关闭"),
+        Action.REOPEN: _("重新打开"),
+        Action.CANCEL: _("取消"),
+        Action.REGRADE: _("调整级别"),
+    }
+    return str(labels.get(action, action))
+
+
+# ---------------------------------------------------------------------------------------------
+# Creation
+
+
+@dataclass
+class TicketInput:
+    """What a client supplies to create a ticket; validated by ``ticket_create``."""
+
+    title: str
+    kind: str = Kind.INCIDENT
+    channel: str = "web"
+    description: str = ""
+    grade: int | None = None
+    system: BusinessSystem | None = None
+    category: Category | None = None
+    requester: User | None = None
+    requester_name: str = ""
+    requester_department: str = ""
+    requester_phone: str = ""
+    requester_email: str = ""
+    reported_at: datetime | None = None
+    resolution_due: datetime | None = None  # tasks only: the due date the desk sets
+    tags: list[str] = field(default_factory=list)
+
+
+def _validate_input(data: TicketInput, *, now: datetime) -> None:
+    if not (data.title or "").strip():
+        raise ValidationFailed(_("标题不能为空。"), field="title")
+    if data.kind not in Kind.values:
+        raise ValidationFailed(_("未知的工单类型。"), field="kind")
+    if data.kind == Kind.INCIDENT and data.grade not in (1, 2, 3):
+        raise ValidationFailed(_("故障工单必须指定 1–3 级。"), field="grade")
+    if data.kind != Kind.INCIDENT and data.grade is not None:
+        raise ValidationFailed(_("只有故障工单有级别。"), field="grade")
+    if data.reported_at is not None:
+        if timezone.is_naive(data.reported_at):
+            raise ValidationFailed(_("报障时间必须带时区。"), field="reported_at")
+        # A minute of slack for clients whose clocks run slightly ahead.
+        if data.reported_at > now + timedelta(minutes=1):
+            raise ValidationFailed(_("报障时间不能晚于当前时间。"), field="reported_at")
+    if data.kind == Kind.TASK and data.resolution_due is not None and data.resolution_due <= now:
+        raise ValidationFailed(_("督办期限必须晚于当前时间。"), field="resolution_due")
+    if data.system is not None and not data.system.is_active:
+        raise ValidationFailed(_("该业务系统已停用。"), field="system")
+
+
+def _next_number(kind: str, year: int) -> str:
+    """Issue the next ``INC-2026-000123`` with one upsert; the row lock orders concurrent calls."""
+    scope = f"{NUMBER_PREFIX[Kind(kind)]}-{year}"
+    table = connection.ops.quote_name(TicketCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (scope, value) VALUES (%s, 1) "
+            f"ON CONFLICT (scope) DO UPDATE SET value = {table}.value + 1 RETURNING value",
+            [scope],
+        )
+        (value,) = cursor.fetchone()
+    return f"{scope}-{value:06d}"
+
+
+@transaction.atomic
+def ticket_create(*, actor, data: TicketInput) -> Ticket:
+    """Log a new ticket with its SLA deadlines.
+
+    Desk staff log any ticket; requesters log their own (the requester is forced to them);
+    monitoring/API clients use desk accounts. Side effects: an event, SLA clocks, grade-1 alerts.
+    """
+    now = timezone.now()
+    if not (access.roles.is_desk(actor) or access.roles.is_requester(actor)):
+        raise NotPermitted(_("您无权创建工单。"))
+    _validate_input(data, now=now)
+    requester = data.requester
+    if access.roles.is_requester(actor) and not access.roles.is_desk(actor):
+        requester = actor
+    reported_at = data.reported_at or now
+    ticket = Ticket(
+        kind=data.kind,
+        channel=data.channel,
+        grade=data.grade if data.kind == Kind.INCIDENT else None,
+        title=data.title.strip(),
+        description=data.description,
+        system=data.system,
+        category=data.category,
+        requester=requester,
+        requester_name=data.requester_name or (requester.display_name if requester else ""),
+        requester_department=data.requester_department
+        or (requester.department if requester else ""),
+        requester_phone=data.requester_phone or (requester.phone if requester else ""),
+        requester_email=data.requester_email or (requester.email if requester else ""),
+        reported_at=reported_at,
+        owner=actor if access.roles.is_desk(actor) else None,
+        number=_next_number(data.kind, timezone.localtime(reported_at).year),
+    )
+    sla.sla_ticket_prepare(ticket=ticket)
+    if data.kind == Kind.TASK and data.resolution_due is not None:
+        ticket.resolution_due = data.resolution_due
+    ticket.search_text = ticket.build_search_text()
+    ticket.save(force_insert=True)
+    if data.tags:
+        _set_tags(ticket, data.tags)
+    event_record(ticket=ticket, actor=actor, action=EventAction.CREATED, at=now)
+    sla.sla_ticket_opened(ticket=ticket)
+    return ticket
+
+
+def _set_tags(ticket: Ticket, names: Iterable[str]) -> None:
+    clean = sorted({name.strip() for name in names if name and name.strip()})
+    existing = {tag.name: tag for tag in Tag.objects.filter(name__in=clean)}
+    missing = [Tag(name=name) for name in clean if name not in existing]
+    if missing:
+        Tag.objects.bulk_create(missing, ignore_conflicts=True)
+    ticket.tags.set(Tag.objects.filter(name__in=clean))
+
+
+# ---------------------------------------------------------------------------------------------
+# The transition machinery
+
+
+def _locked(actor, ticket_id, action: str, expected_version: int | None) -> Ticket:
+    ticket = access.access_ticket(actor, ticket_id, for_update=True)
+    access.require_action(actor, ticket, action)
+    if expected_version is not None and ticket.version != expected_version:
+        raise StaleVersion(
+            _("工单已被他人修改（当前版本 %(current)s，您的版本 %(yours)s），请刷新后重试。")
+            % {"current": ticket.version, "yours": expected_version}
+        )
+    return ticket
+
+
+def _transition(
+    *,
+    actor,
+    ticket_id,
+    action: str,
+    event: EventAction,
+    expected_version: int | None,
+    apply: Callable[[Ticket, datetime], set[str]],
+    note: str = "",
+) -> Ticket:
+    """Lock, guard, mutate (``apply`` returns changed fields), save, record — or change nothing."""
+    now = timezone.now()
+    ticket = _locked(actor, ticket_id, action, expected_version)
+    if action in ALLOWED_FROM:
+        _check_state(actor, ticket, action, now=now)
+    from_status = ticket.status
+    tracked = ("status", "vendor", "engineer", "grade", "resolution_code", "pending_reason")
+    before = {name: getattr(ticket, name) for name in tracked}
+    changed = apply(ticket, now)
+    ticket.version += 1
+    ticket.save(update_fields=[*changed, "version", "updated_at"])
+    after = {name: getattr(ticket, name) for name in tracked if name in changed}
+    event_record(
+        ticket=ticket,
+        actor=actor,
+        action=event,
+        at=now,
+        from_status=from_status,
+        changes=diff(before, after),
+        note=note,
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_assign(
+    *,
+    actor,
+    ticket_id,
+    vendor: Vendor,
+    engineer: User | None = None,
+    expected_version: int | None = None,
+    note: str = "",
+) -> Ticket:
+    """Dispatch (派单) to a vendor, or re-dispatch to another one; starts a vendor clock."""
+    if engineer is not None and engineer.vendor_id != vendor.pk:
+        raise ValidationFailed(_("工程师不属于该服务商。"), field="engineer")
+    if not vendor.is_active:
+        raise ValidationFailed(_("该服务商已停用。"), field="vendor")
+    dispatch_holder: list[TicketDispatch] = []
+
+    def apply(ticket: Ticket, now: datetime) -> set[str]:
+        if ticket.vendor_id == vendor.pk and ticket.status != Status.NEW:
+            if engineer is None or engineer.pk == ticket.engineer_id:
+                raise InvalidTransition(_("工单已派给该服务商。"))
+            ticket.engineer = engineer
+            return {"engineer"}
+        TicketDispatch.objects.filter(ticket=ticket, ended_at__isnull=True).update(ended_at=now)
+        dispatch_holder.append(
+            TicketDispatch.objects.create(
+                ticket=ticket,
+                vendor=vendor,
+                engineer=engineer,
+                dispatched_by=actor,
+                dispatched_at=now,
+                note=note,
+            )
+        )
+        ticket.vendor = vendor
+        ticket.engineer = engineer
+        ticket.status = Status.ASSIGNED
+        ticket.assigned_at = now
+        return {"vendor", "engineer", "status", "assigned_at"}
+
+    ticket = Ticket.objects.only("vendor_id", "status").filter(pk=ticket_id).first()
+    event = EventAction.REASSIGNED if ticket and ticket.vendor_id else EventAction.ASSIGNED
+    ticket = _transition(
+        actor=actor,
+        ticket_id=ticket_id,
+        action=Action.ASSIGN,
+        event=event,
+        expected_version=expected_version,
+        apply=apply,
+        note=note,
+    )
+    if dispatch_holder:
+        sla.sla_ticket_dispatched(ticket=ticket, dispatch=dispatch_holder[0])
+    return ticket
+
+
+@transaction.atomic
+def ticket_accept(*, actor, ticket_id, expected_version: int | None = None) -> Ticket:
+    """The vendor acknowledges the ticket: the first response (响应)."""
+
+    def apply(ticket: Ticket, now: datetime) -> set[str]:
+        ticket.status = Status.ACCEPTED
+        changed = {"status"}
+        if ticket.engineer_id is None and access.roles.is_vendor_staff(actor):
+            ticket.engineer = actor
+            changed.add("engineer")
+        TicketDispatch.objects.filter(
+            ticket=ticket, ended_at__isnull=True, accepted_at__isnull=True
+        ).update(accepted_at=now)
+        if ticket.responded_at is None:
+            ticket.responded_at = now
+            changed |= {"responded_at", *sla.sla_ticket_responded(ticket=ticket, at=now)}
+        return changed
+
+    return _transition(
+        actor=actor,
+        ticket_id=ticket_id,
+        action=Action.ACCEPT,
+        event=EventAction.ACCEPTED,
+        expected_version=expected_version,
+        apply=apply,
+    )
+
+
+@transaction.atomic
+def ticket_start(*, actor, ticket_id, expected_version: int | None = None) -> Ticket:
+    def apply(ticket: Ticket, now: datetime) -> set[str]:
+        ticket.status = Status.IN_PROGRESS
+        return {"status"}
+
+    return _transition(
+        actor=actor,
+        ticket_id=ticket_id,
+        action=Action.START,
+        event=EventAction.STARTED,
+        expected_version=expected_version,
+        apply=apply,
+    )
+
+
+@transaction.atomic
+def ticket_pend(*, actor, ticket_id, reason: str, expected_version: int | None = None) -> Ticket:
+    """Wait on the requester or a third party (挂起): the resolution clock stops."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(_("挂起必须填写原因。"), field="reason")
+
+    def apply(ticket: Ticket, now: datetime) -> set[str]:
+        ticket.status = Status.PENDING
+        ticket.pending_reason = reason[:500]
+        return {"status", "pending_reason", *sla.sla_ticket_paused(ticket=ticket, at=now)}
+
+    return _transition(
+        actor=actor,
+        ticket_id=ticket_id,
+        action=Action.PEND,
+        event=EventAction.PENDED,
+        expected_version=expected_version,
+        apply=apply,
+        note=reason,
+    )
+
+
+@transaction.atomic
+def ticket_resume(*, actor, ticket_id, expected_version: int | None = None) -> Ticket:
+    """Back to work after a pause; the resolution deadline moves by the working time paused."""
+
+    def apply(ticket: Ticket, now: datetime) -> set[str]:
+        ticket.status = Status.IN_PROGRESS
+        ticket.pending_reason = ""
+        return {"status", "pending_reason", *sla.sla_ticket_resumed(ticket=ticket, at=now)}
+
+    return _transition(
+        actor=actor,
+        ticket_id=ticket_id,
+        action=Action.RESUME,
+        event=EventAction.RESUMED,
+        expected_version=expected_version,
+        apply=apply,
+    )
+
+
+@transaction.atomic
+def ticket_resolve(
+    *,
+    actor,
+    ticket_id,
+    resolution: str,
+    resolution_code: str = ResolutionCode.FIXED,
+    expected_version: int | None = None,
+) -> Ticket:
+    """Service restored (解决). By the desk before any vendor accepted: first-line resolution."""
+    resolution = (resolution or "").strip()
+    if not resolution:
+        raise ValidationFailed(_("解决时必须填写解决说明。"), field="resolution")
+    if resolution_code not in ResolutionCode.values:
+        raise ValidationFailed(_("未知的解决方式。"), field="resolution_code")
+
+    def apply(ticket: Ticket, now: datetime) -> set[str]:
+        changed = {"status", "resolution", "resolution_code", "resolved_at"}
+        if ticket.status in (Status.NEW, Status.ASSIGNED):
+            ticket.first_line_resolution = True
+            changed.add("first_line_resolution")
+        if ticket.responded_at is None:
+            # The desk's first-line resolution also answers the response clock.
+            ticket.responded_at = now
+            changed |= {"responded_at", *sla.sla_ticket_responded(ticket=ticket, at=now)}
+        ticket.status = Status.RESOLVED
+        ticket.resolution = resolution
+        ticket.resolution_code = resolution_code
+        ticket.resolved_at = now
+        return changed | sla.sla_ticket_resolved(ticket=ticket, at=now)
+
+    return _transition(
+        actor=actor,
+        ticket_id=ticket_id,
+        action=Action.RESOLVE,
+        event=EventAction.RESOLVED,
+        expected_version=expected_version,
+        apply=apply,
+        note=resolution,
+    )
+
+
+@transaction.atomic
+def ticket_close(
+    *, actor, ticket_id, expected_version: int | None = None, note: str = ""
+) -> Ticket:
+    """The desk (or the requester) confirms the resolution (关闭)."""
+
+    def apply(ticket: Ticket, now: datetime) -> set[str]:
+        ticket.status = Status.CLOSED
+        ticket.closed_at = now
+        return {"status", "closed_at", *sla.sla_ticket_finished(ticket=ticket, at=now)}
+
+    return _transition(
+        actor=actor,
+        ticket_id=ticket_id,
+        action=Action.CLOSE,
+        event=EventAction.CLOSED,
+        expected_version=expected_version,
+        apply=apply,
+        note=note,
+    )
+
+
+@transaction.atomic
+def ticket_reopen(*, actor, ticket_id, reason: str, expected_version: int | None = None) -> Ticket:
+    """Reopen within the window: back to the vendor if one had accepted, else to the desk."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(_("重新打开必须填写原因。"), field="reason")
+
+    def apply(ticket: Ticket, now: datetime) -> set[str]:
+        if ticket.vendor_id is None:
+            ticket.status = Status.NEW
+        elif ticket.responded_at is not None:
+            ticket.status = Status.IN_PROGRESS
+        else:
+            ticket.status = Status.ASSIGNED
+        ticket.resolved_at = None
+        ticket.closed_at = None
+        ticket.first_line_resolution = False
+        changed = {"status", "resolved_at", "closed_at", "first_line_resolution"}
+        return changed | sla.sla_ticket_reopened(ticket=ticket, at=now)
+
+    return _transition(
+        actor=actor,
+        ticket_id=ticket_id,
+        action=Action.REOPEN,
+        event=EventAction.REOPENED,
+        expected_version=expected_version,
+        apply=apply,
+        note=reason,
+    )
+
+
+@transaction.atomic
+def ticket_cancel(*, actor, ticket_id, reason: str, expected_version: int | None = None) -> Ticket:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(_("取消必须填写原因。"), field="reason")
+
+    def apply(ticket: Ticket, now: datetime) -> set[str]:
+        ticket.status = Status.CANCELLED
+        ticket.cancel_reason = reason[:500]
+        ticket.closed_at = now
+        TicketDispatch.objects.filter(ticket=ticket, ended_at__isnull=True).update(ended_at=now)
+        changed = {"status", "cancel_reason", "closed_at"}
+        return changed | sla.sla_ticket_finished(ticket=ticket, at=now)
+
+    return _transition(
+        actor=actor,
+        ticket_id=ticket_id,
+        action=Action.CANCEL,
+        event=EventAction.CANCELLED,
+        expected_version=expected_version,
+        apply=apply,
+        note=reason,
+    )
+
+
+@transaction.atomic
+def ticket_regrade(
+    *, actor, ticket_id, grade: int, reason: str, expected_version: int | None = None
+) -> Ticket:
+    """Change a fault's grade; records who, when, old → new and why; deadlines follow."""
+    reason = (reason or "").strip()
+    if grade not in (1, 2, 3):
+        raise ValidationFailed(_("故障级别必须是 1–3。"), field="grade")
+    if not reason:
+        raise ValidationFailed(_("调整级别必须填写原因。"), field="reason")
+
+    def apply(ticket: Ticket, now: datetime) -> set[str]:
+        if ticket.grade == grade:
+            raise InvalidTransition(_("级别未改变。"))
+        ticket.grade = grade
+        return {"grade", *sla.sla_ticket_reclassified(ticket=ticket)}
+
+    return _transition(
+        actor=actor,
+        ticket_id=ticket_id,
+        action=Action.REGRADE,
+        event=EventAction.REGRADED,
+        expected_version=expected_version,
+        apply=apply,
+        note=reason,
+    )
+
+
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "channel",
+    "system",
+    "category",
+    "requester_name",
+    "requester_department",
+    "requester_phone",
+    "requester_email",
+    "kind",
+)
+
+
+@transaction.atomic
+def ticket_update(
+    *,
+    actor,
+    ticket_id,
+    changes: dict,
+    expected_version: int | None = None,
+    tags: list[str] | None = None,
+) -> Ticket:
+    """Edit descriptive fields (desk only). Kind or system changes recompute the deadlines."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationFailed(
+            _("不可修改的字段：%(fields)s") % {"fields": ", ".join(sorted(unknown))},
+            field=sorted(unknown)[0],
+        )
+    now = timezone.now()
+    ticket = _locked(actor, ticket_id, Action.EDIT, expected_version)
+    if not ticket.is_open:
+        raise InvalidTransition(_("已结束的工单不能修改。"))
+    if "title" in changes and not (changes["title"] or "").strip():
+        raise ValidationFailed(_("标题不能为空。"), field="title")
+    new_kind = changes.get("kind", ticket.kind)
+    if new_kind not in Kind.values:
+        raise ValidationFailed(_("未知的工单类型。"), field="kind")
+    if new_kind != ticket.kind and (new_kind == Kind.INCIDENT or ticket.kind == Kind.INCIDENT):
+        # Turning a request into a fault needs a grade: that is a regrade decision, not an edit.
+        raise ValidationFailed(_("故障与非故障类型之间不能直接转换。"), field="kind")
+    before = {name: getattr(ticket, name) for name in changes}
+    for name, value in changes.items():
+        setattr(ticket, name, value)
+    changed = {name for name in changes if before[name] != getattr(ticket, name)}
+    if changed & {"kind", "system"}:
+        changed |= sla.sla_ticket_reclassified(ticket=ticket)
+    if changed & {"title", "description", "requester_name"}:
+        ticket.search_text = ticket.build_search_text()
+        changed.add("search_text")
+    if tags is not None:
+        _set_tags(ticket, tags)
+    if not changed and tags is None:
+        return ticket
+    ticket.version += 1
+    ticket.save(update_fields=[*changed, "version", "updated_at"])
+    after = {name: getattr(ticket, name) for name in changes}
+    changes_diff = diff(before, after)
+    if tags is not None:
+        changes_diff["tags"] = [None, sorted(tags)]
+    event_record(
+        ticket=ticket, actor=actor, action=EventAction.UPDATED, at=now, changes=changes_diff
+    )
+    return ticket
+
+
+# ---------------------------------------------------------------------------------------------
+# Comments
+
+
+@transaction.atomic
+def comment_add(*, actor, ticket_id, body: str, internal: bool = False) -> TicketComment:
+    body = (body or "").strip()
+    if not body:
+        raise ValidationFailed(_("评论内容不能为空。"), field="body")
+    ticket = access.access_ticket(actor, ticket_id, for_update=True)
+    access.require_action(actor, ticket, Action.COMMENT_INTERNAL if internal else Action.COMMENT)
+    now = timezone.now()
+    comment = TicketComment.objects.create(
+        ticket=ticket, author=actor, body=body, internal=internal, created_at=now
+    )
+    Ticket.objects.filter(pk=ticket.pk).update(updated_at=now)
+    event_record(
+        ticket=ticket,
+        actor=actor,
+        action=EventAction.COMMENTED,
+        at=now,
+        changes={"internal": [None, internal]},
+    )
+    return comment
+
+
+# ---------------------------------------------------------------------------------------------
+# Log a phone call: create and dispatch in one step
+
+
+@transaction.atomic
+def ticket_log_call(
+    *, actor, data: TicketInput, vendor: Vendor | None, engineer: User | None = None
+) -> Ticket:
+    """The desk's "log a phone call": create the ticket and, if a vendor is chosen, dispatch."""
+    ticket = ticket_create(actor=actor, data=data)
+    if vendor is not None:
+        ticket = ticket_assign(actor=actor, ticket_id=ticket.pk, vendor=vendor, engineer=engineer)
+    return ticket
