@@ -448,6 +448,7 @@ class EventAction(models.TextChoices):
     CANCELLED = "cancelled", _("取消")
     REGRADED = "regraded", _("调整级别")
     COMMENTED = "commented", _("评论")
+    NOTED = "noted", _("内部备注")
     ATTACHED = "attached", _("上传附件")
     LINKED = "linked", _("关联")
 

@@ -650,9 +650,8 @@ def comment_add(*, actor, ticket_id, body: str, internal: bool = False) -> Ticke
     event_record(
         ticket=ticket,
         actor=actor,
-        action=EventAction.COMMENTED,
+        action=EventAction.NOTED if internal else EventAction.COMMENTED,
         at=now,
-        changes={"internal": [None, internal]},
     )
     return comment
 

@@ -1,0 +1,51 @@
+"""The ticket list filters, shared by the desk pages and the REST API."""
+
+from __future__ import annotations
+
+import django_filters
+from django.utils.translation import gettext_lazy as _
+
+from directory.models import BusinessSystem, Vendor
+from tickets.models import Category, Channel, Grade, Kind, Status, Ticket
+
+
+class TicketFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(label=_("状态"), choices=Status.choices)
+    kind = django_filters.MultipleChoiceFilter(label=_("类型"), choices=Kind.choices)
+    grade = django_filters.MultipleChoiceFilter(label=_("故障级别"), choices=Grade.choices)
+    channel = django_filters.MultipleChoiceFilter(label=_("来源渠道"), choices=Channel.choices)
+    system = django_filters.ModelChoiceFilter(
+        label=_("业务系统"), queryset=BusinessSystem.objects.all(), to_field_name="code"
+    )
+    vendor = django_filters.ModelChoiceFilter(
+        label=_("服务商"), queryset=Vendor.objects.all(), to_field_name="code"
+    )
+    category = django_filters.ModelChoiceFilter(
+        label=_("分类"), queryset=Category.objects.all(), to_field_name="code"
+    )
+    reported_after = django_filters.IsoDateTimeFilter(
+        label=_("报障时间起"), field_name="reported_at", lookup_expr="gte"
+    )
+    reported_before = django_filters.IsoDateTimeFilter(
+        label=_("报障时间止"), field_name="reported_at", lookup_expr="lt"
+    )
+    updated_after = django_filters.IsoDateTimeFilter(
+        label=_("更新时间起"), field_name="updated_at", lookup_expr="gte"
+    )
+    updated_before = django_filters.IsoDateTimeFilter(
+        label=_("更新时间止"), field_name="updated_at", lookup_expr="lt"
+    )
+    open = django_filters.BooleanFilter(label=_("未结束"), method="filter_open")
+    search = django_filters.CharFilter(label=_("搜索"), method="filter_search")
+
+    class Meta:
+        model = Ticket
+        fields: list[str] = []
+
+    def filter_open(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.open() if value else queryset.exclude(pk__in=queryset.open().values("pk"))
+
+    def filter_search(self, queryset, name, value):
+        return queryset.search(value)

@@ -1,0 +1,129 @@
+"""Ticket reads: querysets with their joins applied, scoped by ``tickets.access``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from directory import roles
+from tickets import access
+from tickets.models import OPEN_STATUSES, EventAction, Status, Ticket, TicketComment, TicketEvent
+
+LIST_RELATED = ("system", "vendor", "engineer", "category")
+
+# Columns a list may be sorted by: (field, descending by default).
+SORTS = {
+    "number": ("id", True),
+    "reported_at": ("reported_at", True),
+    "updated_at": ("updated_at", True),
+    "resolution_due": ("resolution_due", False),
+    "response_due": ("response_due", False),
+    "grade": ("grade", False),
+    "status": ("status", False),
+}
+DEFAULT_SORT = "number"
+# "Breaching soon": a deadline within this many minutes (or already passed).
+BREACHING_SOON_MINUTES = 60
+
+
+def ticket_list(user) -> QuerySet[Ticket]:
+    """Every ticket the user may see, with the relations a list row shows."""
+    return access.visible_tickets(user).select_related(*LIST_RELATED)
+
+
+def ticket_detail(user, pk) -> Ticket:
+    qs = Ticket.objects.select_related(*LIST_RELATED, "owner", "requester", "duplicate_of")
+    qs = qs.prefetch_related("tags", "dispatches__vendor", "dispatches__engineer")
+    return access.access_ticket(user, pk, queryset=qs)
+
+
+def comments_for(user, ticket: Ticket) -> QuerySet[TicketComment]:
+    qs = ticket.comments.select_related("author").prefetch_related("attachments")
+    return qs if access.can_see_internal(user) else qs.public()
+
+
+def attachments_for(user, ticket: Ticket):
+    qs = ticket.attachments.select_related("uploaded_by")
+    return qs if access.can_see_internal(user) else qs.filter(internal=False)
+
+
+def events_for(user, ticket: Ticket) -> QuerySet[TicketEvent]:
+    """The timeline. Requesters do not see that an internal note was added."""
+    qs = ticket.events.select_related("actor").order_by("at", "id")
+    if not access.can_see_internal(user):
+        qs = qs.exclude(action=EventAction.NOTED)
+    return qs
+
+
+def ticket_with_comments(user, pk) -> Ticket:
+    ticket = ticket_detail(user, pk)
+    prefetch = Prefetch("comments", queryset=comments_for(user, ticket))
+    return Ticket.objects.prefetch_related(prefetch).get(pk=ticket.pk)
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    unassigned: int
+    mine: int
+    breaching_soon: int
+    pending: int
+    grade_1: int
+    grade_2: int
+    grade_3: int
+    open: int
+
+
+def queue_counts(user, *, now: datetime) -> QueueCounts:
+    """Counts of the desk queues over the user's open tickets, in one aggregate query."""
+    horizon = now + timedelta(minutes=BREACHING_SOON_MINUTES)
+    breaching = Q(responded_at__isnull=True, response_due__lte=horizon) | (
+        Q(resolution_due__lte=horizon) & ~Q(status=Status.PENDING)
+    )
+    totals = (
+        access.visible_tickets(user)
+        .filter(status__in=OPEN_STATUSES)
+        .aggregate(
+            unassigned=Count("id", filter=Q(status=Status.NEW)),
+            mine=Count("id", filter=Q(owner_id=user.pk) | Q(engineer_id=user.pk)),
+            breaching_soon=Count("id", filter=breaching),
+            pending=Count("id", filter=Q(status=Status.PENDING)),
+            grade_1=Count("id", filter=Q(grade=1)),
+            grade_2=Count("id", filter=Q(grade=2)),
+            grade_3=Count("id", filter=Q(grade=3)),
+            open=Count("id"),
+        )
+    )
+    return QueueCounts(**totals)
+
+
+QUEUES = ("unassigned", "mine", "breaching_soon", "pending", "grade_1", "grade_2", "grade_3")
+
+
+def apply_queue(qs: QuerySet[Ticket], queue: str | None, user, *, now: datetime):
+    """Narrow a list to one of the desk home's queues."""
+    if not queue:
+        return qs
+    if queue == "unassigned":
+        return qs.filter(status=Status.NEW)
+    if queue == "mine":
+        return qs.open().filter(Q(owner_id=user.pk) | Q(engineer_id=user.pk))
+    if queue == "breaching_soon":
+        return qs.breaching(at=now, within_minutes=BREACHING_SOON_MINUTES)
+    if queue == "pending":
+        return qs.filter(status=Status.PENDING)
+    if queue.startswith("grade_") and queue[-1] in "123":
+        return qs.open().filter(grade=int(queue[-1]))
+    return qs
+
+
+def vendor_open_tickets(user) -> QuerySet[Ticket]:
+    """A vendor's open tickets, nearest deadline first."""
+    if not roles.is_vendor_staff(user):
+        return Ticket.objects.none()
+    return ticket_list(user).filter(status__in=OPEN_STATUSES).order_by("resolution_due", "id")
+
+
+def requester_tickets(user) -> QuerySet[Ticket]:
+    return ticket_list(user).filter(requester_id=user.pk).order_by("-id")
