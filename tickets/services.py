@@ -669,3 +669,62 @@ def ticket_log_call(
     if vendor is not None:
         ticket = ticket_assign(actor=actor, ticket_id=ticket.pk, vendor=vendor, engineer=engineer)
     return ticket
+
+
+# ---------------------------------------------------------------------------------------------
+# Automatic closure
+
+AUTO_CLOSE_BATCH_SIZE = 500
+
+
+def auto_close_cutoff(*, now: datetime, working_days: int) -> datetime:
+    """Tickets resolved before this instant have waited ``working_days`` full working days.
+
+    Working days follow the ``cn-gov`` calendar (weekends, statutory holidays, make-up days).
+    """
+    from sla.calendar import cn_gov_calendar, is_working_day
+
+    calendar = cn_gov_calendar()
+    day = timezone.localtime(now, calendar.tzinfo).date()
+    counted = 0
+    while counted < working_days:
+        day -= timedelta(days=1)
+        if is_working_day(day, calendar):
+            counted += 1
+    return datetime.combine(day, datetime.min.time(), tzinfo=calendar.tzinfo)
+
+
+def ticket_auto_close(*, ticket_id, now: datetime) -> bool:
+    """Close one resolved ticket on the requester's behalf; False when it changed meanwhile."""
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().filter(pk=ticket_id).first()
+        if ticket is None or ticket.status != Status.RESOLVED:
+            return False
+        from_status = ticket.status
+        ticket.status = Status.CLOSED
+        ticket.closed_at = now
+        changed = {"status", "closed_at", *sla.sla_ticket_finished(ticket=ticket, at=now)}
+        ticket.version += 1
+        ticket.save(update_fields=[*changed, "version", "updated_at"])
+        event_record(
+            ticket=ticket,
+            actor=None,
+            action=EventAction.CLOSED,
+            at=now,
+            from_status=from_status,
+            changes={"status": [from_status, Status.CLOSED]},
+            note=_("解决后超过 %(days)s 个工作日未确认，系统自动关闭。")
+            % {"days": settings.OPSDESK_AUTO_CLOSE_WORKING_DAYS},
+        )
+    return True
+
+
+def tickets_auto_close(*, now: datetime) -> int:
+    """Close resolved tickets older than the configured number of working days; returns count."""
+    cutoff = auto_close_cutoff(now=now, working_days=settings.OPSDESK_AUTO_CLOSE_WORKING_DAYS)
+    ids = list(
+        Ticket.objects.filter(status=Status.RESOLVED, resolved_at__lt=cutoff)
+        .order_by("id")
+        .values_list("id", flat=True)[:AUTO_CLOSE_BATCH_SIZE]
+    )
+    return sum(ticket_auto_close(ticket_id=pk, now=now) for pk in ids)
