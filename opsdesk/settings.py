@@ -197,6 +197,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "opsdesk.tasks.record_heartbeat",
         "schedule": timedelta(seconds=30),
     },
+    # Closes resolved tickets nobody confirmed within OPSDESK_AUTO_CLOSE_WORKING_DAYS.
+    "tickets-auto-close": {
+        "task": "tickets.tasks.auto_close_resolved",
+        "schedule": timedelta(minutes=15),
+    },
 }
 OPSDESK_HEARTBEAT_MAX_AGE = timedelta(seconds=env_int("OPSDESK_HEARTBEAT_MAX_AGE", 120))
 
