@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from directory.models import BusinessSystem, User, Vendor
+from opsdesk import clock
 from opsdesk.errors import InvalidTransition, NotPermitted, StaleVersion, ValidationFailed
 from sla import services as sla
 from tickets import access
@@ -67,7 +68,7 @@ def allowed_actions(user, ticket: Ticket, *, now: datetime | None = None) -> lis
 
 def _state_allows(user, ticket: Ticket, action: str, *, now: datetime | None = None) -> bool:
     try:
-        _check_state(user, ticket, action, now=now or timezone.now())
+        _check_state(user, ticket, action, now=now or clock.now())
     except InvalidTransition:
         return False
     return True
@@ -178,7 +179,7 @@ def ticket_create(*, actor, data: TicketInput) -> Ticket:
     Desk staff log any ticket; requesters log their own (the requester is forced to them);
     monitoring/API clients use desk accounts. Side effects: an event, SLA clocks, grade-1 alerts.
     """
-    now = timezone.now()
+    now = clock.now()
     if not (access.roles.is_desk(actor) or access.roles.is_requester(actor)):
         raise NotPermitted(_("您无权创建工单。"))
     _validate_input(data, now=now)
@@ -251,7 +252,7 @@ def _transition(
     note: str = "",
 ) -> Ticket:
     """Lock, guard, mutate (``apply`` returns changed fields), save, record — or change nothing."""
-    now = timezone.now()
+    now = clock.now()
     ticket = _locked(actor, ticket_id, action, expected_version)
     if action in ALLOWED_FROM:
         _check_state(actor, ticket, action, now=now)
@@ -594,7 +595,7 @@ def ticket_update(
             _("不可修改的字段：%(fields)s") % {"fields": ", ".join(sorted(unknown))},
             field=sorted(unknown)[0],
         )
-    now = timezone.now()
+    now = clock.now()
     ticket = _locked(actor, ticket_id, Action.EDIT, expected_version)
     if not ticket.is_open:
         raise InvalidTransition(_("已结束的工单不能修改。"))
@@ -642,7 +643,7 @@ def comment_add(*, actor, ticket_id, body: str, internal: bool = False) -> Ticke
         raise ValidationFailed(_("评论内容不能为空。"), field="body")
     ticket = access.access_ticket(actor, ticket_id, for_update=True)
     access.require_action(actor, ticket, Action.COMMENT_INTERNAL if internal else Action.COMMENT)
-    now = timezone.now()
+    now = clock.now()
     comment = TicketComment.objects.create(
         ticket=ticket, author=actor, body=body, internal=internal, created_at=now
     )

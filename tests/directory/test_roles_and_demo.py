@@ -10,16 +10,16 @@ pytestmark = pytest.mark.django_db
 
 
 def test_seed_demo_is_idempotent():
-    call_command("seed_demo")
+    call_command("seed_demo", tickets=0)
     counts = (Vendor.objects.count(), BusinessSystem.objects.count(), User.objects.count())
-    call_command("seed_demo")
+    call_command("seed_demo", tickets=0)
     assert (Vendor.objects.count(), BusinessSystem.objects.count(), User.objects.count()) == counts
     codes = set(Vendor.objects.values_list("code", flat=True))
     assert codes >= {"vendor-a", "vendor-b", "vendor-c"}
 
 
 def test_seed_demo_creates_the_tender_systems_with_their_contract_periods():
-    call_command("seed_demo")
+    call_command("seed_demo", tickets=0)
     months = {}
     for contract in Contract.objects.prefetch_related("systems"):
         span = (contract.end_date.year - contract.start_date.year) * 12
@@ -30,7 +30,7 @@ def test_seed_demo_creates_the_tender_systems_with_their_contract_periods():
 
 
 def test_seed_demo_users_can_log_in_with_the_demo_password(client):
-    call_command("seed_demo")
+    call_command("seed_demo", tickets=0)
     for username in ["admin", "desk", "supervisor", "leader", "vendor-a-engineer", "requester"]:
         assert client.login(username=username, password="opsdesk-demo"), username
 
@@ -61,3 +61,18 @@ def test_roles_are_read_once_per_user_object(django_assert_num_queries):
         roles.is_oversight(user)
         roles.is_desk(user)
         roles.home_kind(user)
+
+
+def test_seed_demo_adds_tickets_across_kinds_and_states_once():
+    from tickets.models import Ticket
+
+    call_command("seed_demo", tickets=40)
+    call_command("seed_demo", tickets=40)
+    assert Ticket.objects.count() == 40
+    kinds = set(Ticket.objects.values_list("kind", flat=True))
+    statuses = set(Ticket.objects.values_list("status", flat=True))
+    assert {"incident", "request"} <= kinds
+    assert "closed" in statuses
+    assert len(statuses) >= 3
+    # Every demo ticket went through the services: it has a creation event and a number.
+    assert not Ticket.objects.filter(events__isnull=True).exists()

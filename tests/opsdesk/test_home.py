@@ -12,7 +12,7 @@ EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNOR
 
 @pytest.fixture
 def demo():
-    call_command("seed_demo")
+    call_command("seed_demo", tickets=0)
 
 
 @pytest.mark.parametrize(
