@@ -64,10 +64,16 @@ def _before(field: str, descending: bool, value: Any, pk: int) -> Q:
     return (value_before & Q(**{f"{field}__isnull": False})) | (Q(**{field: value}) & id_before)
 
 
-def _ordering(field: str, descending: bool, reverse: bool) -> list:
-    """The page order, or its exact mirror when walking backwards from a ``before`` cursor."""
+def _ordering(field: str, descending: bool, reverse: bool, nullable: bool) -> list:
+    """The page order, or its exact mirror when walking backwards from a ``before`` cursor.
+
+    NULLS placement is only spelled out for nullable columns: ``ORDER BY id DESC NULLS LAST``
+    does not match a plain b-tree index, and PostgreSQL would sort the whole table instead.
+    """
     field_desc = descending != reverse
-    nulls = {"nulls_first": True} if reverse else {"nulls_last": True}
+    nulls = {}
+    if nullable:
+        nulls = {"nulls_first": True} if reverse else {"nulls_last": True}
     expr = F(field).desc(**nulls) if field_desc else F(field).asc(**nulls)
     return [expr, "-id" if field_desc else "id"]
 
@@ -88,7 +94,8 @@ def paginate(
         qs = qs.filter(_beyond(field, descending, *decode_cursor(after)))
     elif before:
         qs = qs.filter(_before(field, descending, *decode_cursor(before)))
-    qs = qs.order_by(*_ordering(field, descending, reverse))
+    nullable = queryset.model._meta.get_field(field).null
+    qs = qs.order_by(*_ordering(field, descending, reverse, nullable))
     rows = list(qs[: page_size + 1])
     has_more = len(rows) > page_size
     rows = rows[:page_size]

@@ -1,0 +1,314 @@
+#!/usr/bin/env python
+"""Ticket scale benchmark on PostgreSQL: 1M tickets, API creation rate, desk list latency.
+
+Not a test. Every figure is printed beside a raw psycopg baseline measured in the same run:
+
+- API creation: sequential ``POST /api/v1/tickets/`` (token auth, full service path) vs a raw
+  single-row INSERT of a ticket-shaped row + COMMIT.               target: ≥ 20 % of raw rate
+- Desk list (``GET /tickets/``, the real page incl. template rendering): page 1 and a deep page,
+  unfiltered and filtered, vs an indexed keyset SELECT of 25 rows.  target: p95 ≤ 25× raw
+- Chinese substring search on the list page vs the same ILIKE query on the same trigram index.
+                                                                   target: p95 ≤ 3× raw
+
+Usage:
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/opsdesk_bench \\
+        .venv/bin/python bench/bench_tickets.py [--tickets 1000000] [--runs 60]
+The database is created if missing; seeded rows are kept between runs (re-seeding is skipped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/opsdesk_bench"
+
+TITLES = [
+    "网上办事大厅无法登录",
+    "社保缴费页面提交后白屏",
+    "单位参保登记审核超时",
+    "养老保险待遇查询结果为空",
+    "电子社保卡扫码登录失败",
+    "办事指南附件下载报错",
+    "审批事项流转卡在复核环节",
+    "监管报表统计数据不一致",
+    "办件超期预警未推送",
+    "审批系统打印回执乱码",
+    "事项库同步失败",
+    "机房至分中心专线中断",
+    "核心交换机端口频繁抖动",
+    "办事大厅无线网络信号弱",
+    "VPN 拨号后无法访问内网",
+    "出口带宽利用率持续超过九成",
+    "失业金申领材料上传失败",
+    "就业登记证打印空白",
+    "医保结算接口响应缓慢",
+    "工伤认定进度查询异常",
+]
+STATUSES = ["closed"] * 17 + ["resolved", "in_progress", "assigned"]
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def timed(fn, runs: int) -> list[float]:
+    fn()  # warm-up
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def ensure_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    subprocess.run(
+        ["createdb", "-h", "127.0.0.1", "-U", "postgres", name],
+        capture_output=True,
+        check=False,
+    )
+
+
+def seed(total: int) -> None:
+    """Insert ticket rows set-based with generate_series, in chunks, until ``total`` exist."""
+    from django.db import connection
+
+    from directory.models import BusinessSystem, User
+    from tickets.models import Ticket
+
+    have = Ticket.objects.count()
+    if have >= total:
+        print(f"seed: {have:,} tickets present, skipping")
+        return
+    systems = list(BusinessSystem.objects.values_list("id", "vendor_id"))
+    desk = User.objects.get(username="desk").pk
+    known = {
+        "number", "kind", "channel", "grade", "title", "description", "system_id",
+        "requester_name", "requester_department", "requester_phone", "requester_email",
+        "reported_at", "status", "vendor_id", "owner_id", "assigned_at", "responded_at",
+        "resolved_at", "closed_at", "resolution_code", "resolution", "first_line_resolution",
+        "pending_reason", "cancel_reason", "response_due", "resolution_due",
+        "paused_working_seconds", "version", "search_text", "created_at", "updated_at", "id",
+    }  # fmt: skip
+    for field in Ticket._meta.concrete_fields:
+        if field.column not in known and not field.null:
+            sys.exit(f"seed: don't know how to fill NOT NULL column {field.column}")
+    titles = "ARRAY[" + ",".join(f"'{t}'" for t in TITLES) + "]"
+    statuses = "ARRAY[" + ",".join(f"'{s}'" for s in STATUSES) + "]"
+    system_ids = "ARRAY[" + ",".join(str(s) for s, _ in systems) + "]"
+    vendor_ids = "ARRAY[" + ",".join(str(v) for _, v in systems) + "]"
+    chunk = 100_000
+    start = have + 1
+    # reported_at spreads the rows evenly over the last two years, oldest first.
+    span_seconds = 2 * 365 * 86400
+    while start <= total:
+        end = min(total, start + chunk - 1)
+        sql = f"""
+        INSERT INTO tickets_ticket (
+            number, kind, channel, grade, title, description, system_id,
+            requester_name, requester_department, requester_phone, requester_email,
+            reported_at, status, vendor_id, owner_id, assigned_at, responded_at, resolved_at,
+            closed_at, resolution_code, resolution, first_line_resolution, pending_reason,
+            cancel_reason, response_due, resolution_due, paused_working_seconds, version,
+            search_text, created_at, updated_at)
+        SELECT
+            'BEN-' || lpad(g::text, 8, '0'),
+            'incident', 'phone', 1 + g % 3,
+            ({titles})[1 + g % {len(TITLES)}] || ' #' || g,
+            '用户来电反映：' || ({titles})[1 + (g / 7) % {len(TITLES)}] || '，请尽快处理。',
+            ({system_ids})[1 + g % {len(systems)}],
+            '用户' || (g % 997), '社保业务科', '020-8' || lpad((g % 9999999)::text, 7, '0'), '',
+            t.reported, s.status, ({vendor_ids})[1 + g % {len(systems)}], {desk},
+            t.reported + interval '5 minutes', t.reported + interval '20 minutes',
+            CASE WHEN s.status IN ('closed', 'resolved') THEN t.reported + interval '3 hours' END,
+            CASE WHEN s.status = 'closed' THEN t.reported + interval '1 day' END,
+            CASE WHEN s.status IN ('closed', 'resolved') THEN 'fixed' ELSE '' END,
+            CASE WHEN s.status IN ('closed', 'resolved') THEN '已修复' ELSE '' END,
+            false, '', '',
+            t.reported + interval '30 minutes', t.reported + interval '1 day', 0, 1,
+            'BEN-' || lpad(g::text, 8, '0') || E'\\n' || ({titles})[1 + g % {len(TITLES)}]
+                || ' #' || g || E'\\n' || '用户来电反映：'
+                || ({titles})[1 + (g / 7) % {len(TITLES)}] || '，请尽快处理。',
+            t.reported, t.reported + interval '1 day'
+        FROM generate_series({start}, {end}) AS g
+        CROSS JOIN LATERAL (SELECT now() - make_interval(
+            secs => {span_seconds} * (1 - g::float8 / {total})) AS reported) AS t
+        CROSS JOIN LATERAL (SELECT ({statuses})[1 + (g * 7919) % {len(STATUSES)}] AS status) s
+        """
+        t0 = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+        print(f"seed: rows {start:,}–{end:,} in {time.perf_counter() - t0:.1f}s", flush=True)
+        start = end + 1
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE tickets_ticket")
+
+
+def raw_baselines(dsn: str, runs: int, deep_id: int, search: str) -> dict[str, list[float]]:
+    import psycopg
+
+    columns = "id, number, title, status, grade, reported_at, resolution_due"
+    results: dict[str, list[float]] = {}
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        queries = {
+            "page 1": (f"SELECT {columns} FROM tickets_ticket ORDER BY id DESC LIMIT 25", ()),
+            "deep page": (
+                f"SELECT {columns} FROM tickets_ticket WHERE id < %s ORDER BY id DESC LIMIT 25",
+                (deep_id,),
+            ),
+            "filtered page 1": (
+                f"SELECT {columns} FROM tickets_ticket WHERE status = 'in_progress' "
+                "ORDER BY id DESC LIMIT 25",
+                (),
+            ),
+            "filtered deep": (
+                f"SELECT {columns} FROM tickets_ticket WHERE status = 'in_progress' AND id < %s "
+                "ORDER BY id DESC LIMIT 25",
+                (deep_id,),
+            ),
+            "search": (
+                f"SELECT {columns} FROM tickets_ticket WHERE search_text ILIKE %s "
+                "ORDER BY id DESC LIMIT 25",
+                (f"%{search}%",),
+            ),
+        }
+        for label, (sql, params) in queries.items():
+            results[label] = timed(
+                lambda sql=sql, params=params: conn.execute(sql, params).fetchall(), runs
+            )
+    return results
+
+
+def raw_insert_rate(dsn: str, count: int, system_id: int) -> float:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        start = time.perf_counter()
+        for i in range(count):
+            conn.execute(
+                "INSERT INTO tickets_ticket (number, kind, channel, grade, title, description,"
+                " system_id, requester_name, requester_department, requester_phone,"
+                " requester_email, reported_at, status, assigned_at, responded_at,"
+                " resolution_code, resolution, first_line_resolution, pending_reason,"
+                " cancel_reason, response_due, resolution_due, paused_working_seconds, version,"
+                " search_text, created_at, updated_at) VALUES (%s, 'incident', 'api', 2, %s,"
+                " %s, %s, '', '', '', '', now(), 'new', NULL, NULL, '', '', false, '', '',"
+                " now(), now(), 0, 1, %s, now(), now())",
+                (f"RAW-{time.time_ns()}-{i}", "监控告警：接口超时", "raw", system_id, "raw"),
+            )
+            conn.commit()
+        elapsed = time.perf_counter() - start
+        conn.execute("DELETE FROM tickets_ticket WHERE number LIKE 'RAW-%%'")
+        conn.commit()
+    return count / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=60)
+    parser.add_argument("--creates", type=int, default=1000)
+    args = parser.parse_args()
+
+    url = os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
+    if not url.startswith("postgres"):
+        sys.exit("bench_tickets needs DATABASE_URL=postgres://...")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsdesk.settings")
+    os.environ.setdefault("OPSDESK_LOG_LEVEL", "WARNING")
+    ensure_database(url)
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.test import Client
+    from django.test.utils import setup_test_environment
+    from rest_framework.authtoken.models import Token
+
+    from directory.demo import seed_directory
+    from directory.models import BusinessSystem, User
+    from opsdesk.keyset import encode_cursor
+    from tickets.models import Ticket
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.ALLOWED_HOSTS = ["*"]
+    call_command("migrate", "--no-input", verbosity=0)
+    seed_directory()
+    seed(args.tickets)
+    setup_test_environment()
+
+    dsn = url.replace("postgres://", "postgresql://", 1)
+    ids = Ticket.objects.order_by("-id").values_list("id", flat=True)
+    deep_id = ids[int(args.tickets * 0.9)]  # 90 % of the way down the list
+    search = "社保缴费页面"
+    raw = raw_baselines(dsn, args.runs, deep_id, search)
+
+    desk = User.objects.get(username="desk")
+    client = Client()
+    client.force_login(desk)
+    deep = encode_cursor(deep_id, deep_id)
+    pages = {
+        "page 1": "/tickets/",
+        "deep page": f"/tickets/?after={deep}",
+        "filtered page 1": "/tickets/?status=in_progress",
+        "filtered deep": f"/tickets/?status=in_progress&after={deep}",
+        "search": f"/tickets/?search={search}",
+    }
+
+    def fetch(path: str) -> None:
+        response = client.get(path)
+        if response.status_code != 200:
+            sys.exit(f"{path} answered {response.status_code}")
+
+    print(f"\nDesk list on {Ticket.objects.count():,} tickets ({args.runs} runs each, ms)")
+    print(f"{'case':<16}{'page p50':>10}{'page p95':>10}{'raw p50':>10}{'raw p95':>10}"
+          f"{'p95 ratio':>11}{'target':>9}")  # fmt: skip
+    for label, path in pages.items():
+        samples = timed(lambda path=path: fetch(path), args.runs)
+        base = raw[label]
+        ratio = percentile(samples, 95) / percentile(base, 95)
+        target = 3 if label == "search" else 25
+        print(
+            f"{label:<16}{percentile(samples, 50):>10.1f}{percentile(samples, 95):>10.1f}"
+            f"{percentile(base, 50):>10.2f}{percentile(base, 95):>10.2f}{ratio:>10.1f}x"
+            f"{'≤' + str(target) + 'x':>9} {'OK' if ratio <= target else 'MISSED'}"
+        )
+
+    system = BusinessSystem.objects.get(code="labour-online")
+    raw_rate = raw_insert_rate(dsn, args.creates, system.pk)
+    token, _ = Token.objects.get_or_create(user=desk)
+    api = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    payload = {
+        "title": "监控告警：接口响应超时",
+        "kind": "incident",
+        "grade": 2,
+        "system": "labour-online",
+        "channel": "monitoring",
+    }
+    api.post("/api/v1/tickets/", payload, content_type="application/json")
+    start = time.perf_counter()
+    for _ in range(args.creates):
+        response = api.post("/api/v1/tickets/", payload, content_type="application/json")
+        if response.status_code != 201:
+            sys.exit(f"API create answered {response.status_code}: {response.content[:300]}")
+    api_rate = args.creates / (time.perf_counter() - start)
+    share = api_rate / raw_rate
+    print(f"\nSequential creation ({args.creates} tickets)")
+    print(f"  API POST /api/v1/tickets/  {api_rate:8.0f} tickets/s")
+    print(f"  raw INSERT + COMMIT        {raw_rate:8.0f} rows/s")
+    print(f"  ratio {share:.0%} (target ≥ 20%) {'OK' if share >= 0.2 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
