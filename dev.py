@@ -9,6 +9,7 @@ Only the standard library is used here, so it runs on a fresh machine with Pytho
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -65,22 +66,23 @@ def run() -> int:
         "worker": [celery, "-A", "opsdesk", "worker", "-l", "INFO", "--concurrency", "2"],
         "beat": [celery, "-A", "opsdesk", "beat", "-l", "INFO"],
     }
-    processes: dict[str, subprocess.Popen] = {}
-    for name, command in commands.items():
-        # A process group each, so Ctrl-C stops the worker's pool children too.
-        processes[name] = subprocess.Popen(command, cwd=ROOT, start_new_session=True)
-    say(f"Opsdesk is running at http://{host}:{port}/  (Ctrl-C stops web, worker and beat)")
-    say("Demo accounts, password opsdesk-demo: admin, desk, supervisor, leader, vendor-a-manager,")
-    say("  vendor-a-engineer, vendor-b-manager, vendor-b-engineer, requester")
-
     stopping = False
 
     def stop(*_args) -> None:
         nonlocal stopping
         stopping = True
 
+    # Handlers first: a Ctrl-C between two Popen calls must not orphan the ones started.
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    processes: dict[str, subprocess.Popen] = {}
+    for name, command in commands.items():
+        # A session each: a terminal Ctrl-C reaches only dev.py, which stops them in order.
+        processes[name] = subprocess.Popen(command, cwd=ROOT, start_new_session=True)
+    say(f"Opsdesk is running at http://{host}:{port}/  (Ctrl-C stops web, worker and beat)")
+    say("Demo accounts, password opsdesk-demo: admin, desk, supervisor, leader, vendor-a-manager,")
+    say("  vendor-a-engineer, vendor-b-manager, vendor-b-engineer, requester")
+
     exit_code = 0
     while not stopping:
         for name, process in processes.items():
@@ -90,16 +92,21 @@ def run() -> int:
                 stopping = True
         time.sleep(0.5)
     say("Stopping")
+    # SIGTERM to each leader only: the Celery worker then stops its own pool children (a warm
+    # shutdown). Signalling the whole group kills the children under it and can hang it.
     for process in processes.values():
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
+            process.terminate()
     deadline = time.monotonic() + 15
-    for process in processes.values():
+    for name, process in processes.items():
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
+            print(f"{name} did not stop in time; killing it.", flush=True)
+        # The group goes too, so no pool child outlives its worker.
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        process.wait()
     return exit_code
 
 

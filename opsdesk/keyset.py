@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import F, Q, QuerySet
+from django.db import connection
+from django.db.models import BooleanField, F, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils.dateparse import parse_datetime
 
 from opsdesk.errors import ValidationFailed
@@ -46,22 +48,43 @@ def decode_cursor(cursor: str) -> tuple[Any, int]:
         raise ValidationFailed("Invalid page cursor.", field="cursor") from exc
 
 
-def _beyond(field: str, descending: bool, value: Any, pk: int) -> Q:
+def _row_compare(model, field: str, op: str, value: Any, pk: int) -> RawSQL:
+    """``(field, id) <op> (value, pk)``: a row comparison PostgreSQL serves from one index seek.
+
+    The equivalent ``field < v OR (field = v AND id < pk)`` is only a filter to the planner,
+    so a deep page would walk the index from the top.
+    """
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    model_field = model._meta.get_field(field)
+    column = quote(model_field.column)
+    sql = f"({table}.{column}, {table}.{quote('id')}) {op} (%s, %s)"
+    # Raw parameters skip Django's adaptation; do it here (SQLite stores datetimes as text).
+    db_value = model_field.get_db_prep_value(value, connection)
+    return RawSQL(sql, (db_value, pk), output_field=BooleanField())
+
+
+def _beyond(model, field: str, descending: bool, value: Any, pk: int):
     """Rows strictly after (value, pk) in the order ``field [desc] NULLS LAST, id [desc]``."""
     id_after = Q(id__lt=pk) if descending else Q(id__gt=pk)
+    if field == "id":
+        return id_after
     if value is None:
         return Q(**{f"{field}__isnull": True}) & id_after
-    value_after = Q(**{f"{field}__lt" if descending else f"{field}__gt": value})
-    return value_after | (Q(**{field: value}) & id_after) | Q(**{f"{field}__isnull": True})
+    after = _row_compare(model, field, "<" if descending else ">", value, pk)
+    if model._meta.get_field(field).null:
+        return Q(after) | Q(**{f"{field}__isnull": True})
+    return after
 
 
-def _before(field: str, descending: bool, value: Any, pk: int) -> Q:
+def _before(model, field: str, descending: bool, value: Any, pk: int):
     """Rows strictly before (value, pk) in the same order."""
     id_before = Q(id__gt=pk) if descending else Q(id__lt=pk)
+    if field == "id":
+        return id_before
     if value is None:
         return Q(**{f"{field}__isnull": False}) | (Q(**{f"{field}__isnull": True}) & id_before)
-    value_before = Q(**{f"{field}__gt" if descending else f"{field}__lt": value})
-    return (value_before & Q(**{f"{field}__isnull": False})) | (Q(**{field: value}) & id_before)
+    return _row_compare(model, field, ">" if descending else "<", value, pk)
 
 
 def _ordering(field: str, descending: bool, reverse: bool, nullable: bool) -> list:
@@ -91,9 +114,9 @@ def paginate(
     reverse = bool(before) and not after
     qs = queryset
     if after:
-        qs = qs.filter(_beyond(field, descending, *decode_cursor(after)))
+        qs = qs.filter(_beyond(queryset.model, field, descending, *decode_cursor(after)))
     elif before:
-        qs = qs.filter(_before(field, descending, *decode_cursor(before)))
+        qs = qs.filter(_before(queryset.model, field, descending, *decode_cursor(before)))
     nullable = queryset.model._meta.get_field(field).null
     qs = qs.order_by(*_ordering(field, descending, reverse, nullable))
     rows = list(qs[: page_size + 1])
