@@ -143,7 +143,8 @@ def seed(total: int) -> None:
         FROM generate_series({start}, {end}) AS g
         CROSS JOIN LATERAL (SELECT now() - make_interval(
             secs => {span_seconds} * (1 - g::float8 / {total})) AS reported) AS t
-        CROSS JOIN LATERAL (SELECT ({statuses})[1 + (g * 7919) % {len(STATUSES)}] AS status) s
+        CROSS JOIN LATERAL (
+            SELECT ({statuses})[1 + (g::bigint * 7919) % {len(STATUSES)}] AS status) s
         """
         t0 = time.perf_counter()
         with connection.cursor() as cursor:
