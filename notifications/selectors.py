@@ -1,0 +1,53 @@
+"""Reads for the inbox, the bell and the outbox sweep."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import QuerySet
+
+from notifications.models import Delivery, Notification
+
+# The bell shows "99+" beyond this: counting is bounded however many are unread.
+UNREAD_COUNT_CAP = 100
+
+
+def notifications_for_user(*, user) -> QuerySet[Notification]:
+    """The user's notifications, newest first, with the ticket number in the same query."""
+    return (
+        Notification.objects.for_recipient(user)
+        .select_related("ticket")
+        .only(
+            "id",
+            "recipient_id",
+            "kind",
+            "title",
+            "body",
+            "url",
+            "created_at",
+            "read_at",
+            "ticket__id",
+            "ticket__number",
+        )
+        .order_by("-id")
+    )
+
+
+def notifications_unread_count(*, user, cap: int = UNREAD_COUNT_CAP) -> int:
+    """Unread notifications of ``user``, counted up to ``cap`` in one query (0 for anonymous)."""
+    if user is None or not user.is_authenticated:
+        return 0
+    return Notification.objects.for_recipient(user).unread().order_by()[:cap].count()
+
+
+def deliveries_due(
+    *, now: datetime, first_attempt_grace: timedelta, stale_after: timedelta, limit: int
+) -> list[int]:
+    """Ids of deliveries the outbox sweep should enqueue, oldest first."""
+    return list(
+        Delivery.objects.due(
+            now=now, first_attempt_grace=first_attempt_grace, stale_after=stale_after
+        )
+        .order_by("next_attempt_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
