@@ -10,10 +10,20 @@ from tickets.models import Category, Channel, Grade, Kind, Status, Ticket
 
 
 class TicketFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(label=_("状态"), choices=Status.choices)
-    kind = django_filters.MultipleChoiceFilter(label=_("类型"), choices=Kind.choices)
-    grade = django_filters.MultipleChoiceFilter(label=_("故障级别"), choices=Grade.choices)
-    channel = django_filters.MultipleChoiceFilter(label=_("来源渠道"), choices=Channel.choices)
+    # distinct=False: these are plain columns, and django-filter's default SELECT DISTINCT makes
+    # PostgreSQL sort every matching row (all columns) before the LIMIT of a page.
+    status = django_filters.MultipleChoiceFilter(
+        label=_("状态"), choices=Status.choices, distinct=False
+    )
+    kind = django_filters.MultipleChoiceFilter(
+        label=_("类型"), choices=Kind.choices, distinct=False
+    )
+    grade = django_filters.MultipleChoiceFilter(
+        label=_("故障级别"), choices=Grade.choices, distinct=False
+    )
+    channel = django_filters.MultipleChoiceFilter(
+        label=_("来源渠道"), choices=Channel.choices, distinct=False
+    )
     system = django_filters.ModelChoiceFilter(
         label=_("业务系统"), queryset=BusinessSystem.objects.all(), to_field_name="code"
     )

@@ -5,11 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from directory import roles
+from directory.models import BusinessSystem, Vendor
 from tickets import access
-from tickets.models import OPEN_STATUSES, EventAction, Status, Ticket, TicketComment, TicketEvent
+from tickets.models import (
+    OPEN_STATUSES,
+    Category,
+    EventAction,
+    Status,
+    Ticket,
+    TicketComment,
+    TicketEvent,
+)
 
 LIST_RELATED = ("system", "vendor", "engineer", "category")
 
@@ -34,7 +44,9 @@ def ticket_list(user) -> QuerySet[Ticket]:
 
 
 def ticket_detail(user, pk) -> Ticket:
-    qs = Ticket.objects.select_related(*LIST_RELATED, "owner", "requester", "duplicate_of")
+    # Few joins on purpose: each extra join of this wide, much-indexed table costs PostgreSQL
+    # milliseconds of planning on every request (the requester and duplicate load lazily).
+    qs = Ticket.objects.select_related(*LIST_RELATED, "owner")
     qs = qs.prefetch_related("tags", "dispatches__vendor", "dispatches__engineer")
     return access.access_ticket(user, pk, queryset=qs)
 
@@ -50,10 +62,12 @@ def attachments_for(user, ticket: Ticket):
 
 
 def events_for(user, ticket: Ticket) -> QuerySet[TicketEvent]:
-    """The timeline. Requesters do not see that an internal note was added."""
+    """The timeline. Requesters do not see that an internal note or file was added."""
     qs = ticket.events.select_related("actor").order_by("at", "id")
     if not access.can_see_internal(user):
         qs = qs.exclude(action=EventAction.NOTED)
+        # tickets.attachments marks the event of an internal file with an "internal" change.
+        qs = qs.exclude(action=EventAction.ATTACHED, changes__has_key="internal")
     return qs
 
 
@@ -116,6 +130,42 @@ def apply_queue(qs: QuerySet[Ticket], queue: str | None, user, *, now: datetime)
     if queue.startswith("grade_") and queue[-1] in "123":
         return qs.open().filter(grade=int(queue[-1]))
     return qs
+
+
+@dataclass(frozen=True)
+class ListOptions:
+    """The choices of the ticket list's filter bar and bulk bar, as plain rows."""
+
+    systems: tuple[tuple[str, str], ...]  # (code, name) of every system, by name
+    vendors: tuple[tuple[str, str], ...]  # (code, name) of every vendor, by name
+    categories: tuple[tuple[str, str], ...]  # (code, name) of every category, by name
+    dispatch_vendors: tuple[tuple[int, str], ...]  # (pk, name) of the active vendors, by code
+
+
+# The lists change a few times a year (admin edits) but cost four queries on every list page.
+# A copy is at most this old in each process: a new system reaches the filter bar within a
+# minute, and a vendor deactivated meanwhile is still offered for dispatch but refused by
+# ticket_assign. Filtering itself always validates against the database.
+LIST_OPTIONS_CACHE_KEY = "tickets:list-options:1"
+LIST_OPTIONS_CACHE_SECONDS = 60
+
+
+def list_options() -> ListOptions:
+    """The list page's option lists, from Django's cache when fresh (no query)."""
+    options = cache.get(LIST_OPTIONS_CACHE_KEY)
+    if options is None:
+        options = ListOptions(
+            systems=tuple(
+                BusinessSystem.objects.order_by("name", "code").values_list("code", "name")
+            ),
+            vendors=tuple(Vendor.objects.order_by("name", "code").values_list("code", "name")),
+            categories=tuple(Category.objects.order_by("name", "code").values_list("code", "name")),
+            dispatch_vendors=tuple(
+                Vendor.objects.active().order_by("code").values_list("pk", "name")
+            ),
+        )
+        cache.set(LIST_OPTIONS_CACHE_KEY, options, LIST_OPTIONS_CACHE_SECONDS)
+    return options
 
 
 def vendor_open_tickets(user) -> QuerySet[Ticket]:
