@@ -29,6 +29,7 @@ from tickets.models import (
     Category,
     EventAction,
     Kind,
+    LinkKind,
     ResolutionCode,
     Status,
     Tag,
@@ -36,6 +37,7 @@ from tickets.models import (
     TicketComment,
     TicketCounter,
     TicketDispatch,
+    TicketLink,
 )
 
 # Which states each transition may start from.
@@ -56,9 +58,10 @@ ALLOWED_FROM: dict[str, tuple[str, ...]] = {
 def allowed_actions(user, ticket: Ticket, *, now: datetime | None = None) -> list[str]:
     """Transitions and edits this user may perform on this ticket right now (for the UI)."""
     granted = access.role_actions(user, ticket)
+    now = now or clock.now()
     actions = []
     for action in granted:
-        if action in ALLOWED_FROM and not _state_allows(user, ticket, action, now=now):
+        if action in ALLOWED_FROM and _state_refusal(user, ticket, action, now=now) is not None:
             continue
         if action == Action.EDIT and not ticket.is_open:
             continue
@@ -66,19 +69,26 @@ def allowed_actions(user, ticket: Ticket, *, now: datetime | None = None) -> lis
     return sorted(actions)
 
 
-def _state_allows(user, ticket: Ticket, action: str, *, now: datetime | None = None) -> bool:
-    try:
-        _check_state(user, ticket, action, now=now or clock.now())
-    except InvalidTransition:
-        return False
-    return True
-
-
 def _check_state(user, ticket: Ticket, action: str, *, now: datetime) -> None:
+    refusal = _state_refusal(user, ticket, action, now=now)
+    if refusal is not None:
+        raise InvalidTransition(refusal())
+
+
+def _state_refusal(user, ticket: Ticket, action: str, *, now: datetime) -> Callable[[], str] | None:
+    """Why the ticket's state forbids ``action`` (the message, built on demand), or None.
+
+    The message is built only when raised: ``allowed_actions`` asks about every action of a
+    role on each detail page and API response, and translating refusals it never shows cost
+    more than the rest of the check.
+    """
     if ticket.status not in ALLOWED_FROM[action]:
-        raise InvalidTransition(
+        return lambda: (
             _("工单状态为“%(status)s”，不能执行“%(action)s”。")
-            % {"status": ticket.get_status_display(), "action": _action_label(action)}
+            % {
+                "status": ticket.get_status_display(),
+                "action": _action_label(action),
+            }
         )
     # Only the desk resolves before the vendor has accepted: first-line resolution.
     if (
@@ -86,14 +96,15 @@ def _check_state(user, ticket: Ticket, action: str, *, now: datetime) -> None:
         and ticket.status in (Status.NEW, Status.ASSIGNED)
         and not access.roles.is_desk(user)
     ):
-        raise InvalidTransition(_("请先接单再解决。"))
+        return lambda: _("请先接单再解决。")
     if action == Action.REGRADE and ticket.kind != Kind.INCIDENT:
-        raise InvalidTransition(_("只有故障工单有级别。"))
+        return lambda: _("只有故障工单有级别。")
     if action == Action.REOPEN:
         finished_at = ticket.closed_at or ticket.resolved_at
         window = timedelta(days=settings.OPSDESK_REOPEN_WINDOW_DAYS)
         if finished_at and now - finished_at > window:
-            raise InvalidTransition(_("已超过 %(days)s 天的重新打开期限。") % {"days": window.days})
+            return lambda: _("已超过 %(days)s 天的重新打开期限。") % {"days": window.days}
+    return None
 
 
 def _action_label(action: str) -> str:
@@ -344,6 +355,8 @@ def ticket_accept(*, actor, ticket_id, expected_version: int | None = None) -> T
         TicketDispatch.objects.filter(
             ticket=ticket, ended_at__isnull=True, accepted_at__isnull=True
         ).update(accepted_at=now)
+        # Every dispatch has its own vendor clock, also after the ticket itself was answered.
+        changed |= sla.sla_dispatch_accepted(ticket=ticket, at=now)
         if ticket.responded_at is None:
             ticket.responded_at = now
             changed |= {"responded_at", *sla.sla_ticket_responded(ticket=ticket, at=now)}
@@ -729,3 +742,49 @@ def tickets_auto_close(*, now: datetime) -> int:
         .values_list("id", flat=True)[:AUTO_CLOSE_BATCH_SIZE]
     )
     return sum(ticket_auto_close(ticket_id=pk, now=now) for pk in ids)
+
+
+# ---------------------------------------------------------------------------------------------
+# Links between tickets
+
+LINK_DUPLICATE_OF = "duplicate_of"
+
+
+@transaction.atomic
+def ticket_link(*, actor, ticket_id, target_id, kind: str, note: str = "") -> Ticket:
+    """Relate two tickets: ``duplicate_of`` (this repeats the target), ``caused_by``, ``related``.
+
+    Desk only. Both tickets must be visible to the actor; locks are taken in primary-key order
+    so that two desks linking the same pair in opposite directions cannot deadlock.
+    """
+    valid = {LINK_DUPLICATE_OF, *LinkKind.values}
+    if kind not in valid:
+        raise ValidationFailed(_("未知的关联类型。"), field="kind")
+    if str(ticket_id) == str(target_id):
+        raise ValidationFailed(_("工单不能关联自身。"), field="target")
+    first, second = sorted([int(ticket_id), int(target_id)])
+    locked = {pk: access.access_ticket(actor, pk, for_update=True) for pk in (first, second)}
+    ticket, target = locked[int(ticket_id)], locked[int(target_id)]
+    access.require_action(actor, ticket, Action.EDIT)
+    now = clock.now()
+    if kind == LINK_DUPLICATE_OF:
+        if target.duplicate_of_id == ticket.pk:
+            raise ValidationFailed(_("两张工单不能互为重复。"), field="target")
+        if ticket.duplicate_of_id == target.pk:
+            raise InvalidTransition(_("已标记为该工单的重复。"))
+        before = {"duplicate_of": ticket.duplicate_of}
+        ticket.duplicate_of = target
+        ticket.version += 1
+        ticket.save(update_fields=["duplicate_of", "version", "updated_at"])
+        changes = diff(before, {"duplicate_of": target})
+    else:
+        _link, created = TicketLink.objects.get_or_create(
+            source=ticket, target=target, kind=kind, defaults={"created_by": actor}
+        )
+        if not created:
+            raise InvalidTransition(_("该关联已存在。"))
+        changes = {kind: [None, target.number]}
+    event_record(
+        ticket=ticket, actor=actor, action=EventAction.LINKED, at=now, changes=changes, note=note
+    )
+    return ticket

@@ -363,3 +363,55 @@ def test_auto_close_skips_tickets_reopened_meanwhile():
     ticket = resolved_ticket()
     services.ticket_reopen(actor=factories.desk_agent(), ticket_id=ticket.pk, reason="复现")
     assert services.ticket_auto_close(ticket_id=ticket.pk, now=timezone.now()) is False
+
+
+def test_desk_marks_a_duplicate_and_it_is_recorded():
+    desk = factories.desk_agent()
+    original = make_ticket(actor=desk)
+    repeat = make_ticket(actor=desk)
+    repeat = services.ticket_link(
+        actor=desk, ticket_id=repeat.pk, target_id=original.pk, kind="duplicate_of"
+    )
+    assert repeat.duplicate_of == original
+    event = repeat.events.get(action=EventAction.LINKED)
+    assert event.changes["duplicate_of"] == [None, str(original)]
+
+
+def test_two_tickets_cannot_duplicate_each_other():
+    desk = factories.desk_agent()
+    first, second = make_ticket(actor=desk), make_ticket(actor=desk)
+    services.ticket_link(actor=desk, ticket_id=first.pk, target_id=second.pk, kind="duplicate_of")
+    with pytest.raises(ValidationFailed):
+        services.ticket_link(
+            actor=desk, ticket_id=second.pk, target_id=first.pk, kind="duplicate_of"
+        )
+
+
+def test_related_and_caused_by_links_are_unique_per_pair():
+    desk = factories.desk_agent()
+    outage, symptom = make_ticket(actor=desk), make_ticket(actor=desk)
+    services.ticket_link(actor=desk, ticket_id=symptom.pk, target_id=outage.pk, kind="caused_by")
+    assert symptom.links_out.get().target == outage
+    with pytest.raises(InvalidTransition):
+        services.ticket_link(
+            actor=desk, ticket_id=symptom.pk, target_id=outage.pk, kind="caused_by"
+        )
+
+
+def test_linking_to_self_or_unknown_kind_is_refused():
+    desk = factories.desk_agent()
+    ticket = make_ticket(actor=desk)
+    other = make_ticket(actor=desk)
+    with pytest.raises(ValidationFailed):
+        services.ticket_link(actor=desk, ticket_id=ticket.pk, target_id=ticket.pk, kind="related")
+    with pytest.raises(ValidationFailed):
+        services.ticket_link(actor=desk, ticket_id=ticket.pk, target_id=other.pk, kind="blocks")
+
+
+def test_vendor_cannot_link_and_cannot_learn_of_invisible_targets():
+    vendor = factories.VendorFactory()
+    engineer = factories.vendor_engineer(vendor)
+    mine = assigned_ticket(vendor=vendor)
+    hidden = make_ticket()
+    with pytest.raises(NotFound):
+        services.ticket_link(actor=engineer, ticket_id=mine.pk, target_id=hidden.pk, kind="related")
