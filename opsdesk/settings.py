@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "sla",
     "inspections",
     "kpi",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -169,10 +170,13 @@ _broker_dir = VAR_DIR / "celery-broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     (_broker_dir / "queue").mkdir(parents=True, exist_ok=True)
     (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
+    (_broker_dir / "control").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # Broadcast (worker control) messages; kombu's default is ./control in the cwd.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 else:
@@ -201,6 +205,22 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "tickets-auto-close": {
         "task": "tickets.tasks.auto_close_resolved",
         "schedule": timedelta(minutes=15),
+    },
+    # Notification outbox: enqueue e-mail/robot deliveries whose publish was lost (broker down
+    # when the ticket was saved), whose retry backoff has elapsed, or whose worker died
+    # mid-send. Sweeps that queued up while no worker ran expire instead of piling up.
+    "notifications-outbox-sweep": {
+        "task": "notifications.tasks.sweep_deliveries",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 55},
+    },
+    # SLA escalation: fire the 50% / 80% / breach levels that fell due since the last run.
+    # Idempotent (a claimed row fires once), so a second beat by mistake sends nothing twice;
+    # ticks queued while no worker ran expire, and the first sweep after it catches up.
+    "sla-escalation-sweep": {
+        "task": "sla.tasks.escalation_sweep",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 55},
     },
 }
 OPSDESK_HEARTBEAT_MAX_AGE = timedelta(seconds=env_int("OPSDESK_HEARTBEAT_MAX_AGE", 120))
@@ -270,6 +290,8 @@ OPSDESK_ATTACHMENT_CONTENT_TYPES = env_list(
 OPSDESK_AUTO_CLOSE_WORKING_DAYS = env_int("OPSDESK_AUTO_CLOSE_WORKING_DAYS", 3)
 OPSDESK_REOPEN_WINDOW_DAYS = env_int("OPSDESK_REOPEN_WINDOW_DAYS", 7)
 OPSDESK_API_MAX_PAGE_SIZE = env_int("OPSDESK_API_MAX_PAGE_SIZE", 200)
+# Absolute base URL for links in e-mails and robot messages, e.g. https://opsdesk.example.gov.cn
+OPSDESK_SITE_URL = (env_str("OPSDESK_SITE_URL", "") or "").rstrip("/")
 OPSDESK_WEBHOOKS_ENABLED = env_bool("OPSDESK_WEBHOOKS_ENABLED", True)
 OPSDESK_EMAIL_NOTIFICATIONS_ENABLED = env_bool("OPSDESK_EMAIL_NOTIFICATIONS_ENABLED", True)
 
