@@ -251,7 +251,13 @@ class EscalationRule(TimeStampedModel):
     notify_desk = models.BooleanField(Recipient.DESK.label, default=False)
     notify_desk_supervisor = models.BooleanField(Recipient.DESK_SUPERVISOR.label, default=False)
     notify_centre_leader = models.BooleanField(Recipient.CENTRE_LEADER.label, default=False)
-    is_active = models.BooleanField(_("启用"), default=True)
+    is_active = models.BooleanField(
+        _("启用"),
+        default=True,
+        help_text=_(
+            "停用后，尚未触发的升级计划随即取消；已触发过的规则保留记录，只能停用不能删除。"
+        ),
+    )
 
     class Meta:
         verbose_name = _("升级规则")

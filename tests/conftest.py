@@ -78,6 +78,17 @@ def _test_settings(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_sla_config():
+    # The SLA configuration snapshot is process-wide; a policy edited (and rolled back) in
+    # one test must not leak into the next, whichever app's tests edit it.
+    from sla.selectors import sla_config_invalidate
+
+    sla_config_invalidate()
+    yield
+    sla_config_invalidate()
+
+
 def database_url_for_subprocess() -> str:
     """A DATABASE_URL that points a child process at the test database pytest-django created."""
     db = settings.DATABASES["default"]

@@ -102,7 +102,9 @@ def access_ticket(user, pk, *, for_update: bool = False, queryset=None) -> Ticke
     """Load a ticket the user may see, or raise ``NotFound`` — also when it exists elsewhere."""
     qs = visible_tickets(user, queryset)
     if for_update:
-        qs = qs.select_for_update(of=("self",))
+        # FOR NO KEY UPDATE: inserts that only reference the ticket (events, notifications,
+        # comments) need not wait for the ticket's transaction to end.
+        qs = qs.select_for_update(of=("self",), no_key=True)
     try:
         return qs.get(pk=pk)
     except (Ticket.DoesNotExist, ValueError, TypeError):

@@ -696,9 +696,11 @@ def auto_close_cutoff(*, now: datetime, working_days: int) -> datetime:
 
     Working days follow the ``cn-gov`` calendar (weekends, statutory holidays, make-up days).
     """
-    from sla.calendar import cn_gov_calendar, is_working_day
+    from sla.calendar import is_working_day
+    from sla.selectors import calendar_for
 
-    calendar = cn_gov_calendar()
+    # The admin-maintained calendar, so that entered holidays and make-up days count.
+    calendar = calendar_for("cn-gov")
     day = timezone.localtime(now, calendar.tzinfo).date()
     counted = 0
     while counted < working_days:

@@ -242,7 +242,8 @@ def sla_ticket_finished(*, ticket: Ticket, at: datetime) -> set[str]:
             _outcome(ticket, clock, due_at=ticket.resolution_due, decided_at=at).save(
                 force_insert=True
             )
-    _decide_unanswered_dispatches(ticket, config, at=at)
+        # Closing a resolved ticket decides nothing: its dispatches were judged at resolution.
+        _decide_unanswered_dispatches(ticket, config, at=at)
     cancel_levels(ticket, metrics=ALL_METRICS)
     return set()
 

@@ -10,15 +10,6 @@ from django.apps import apps
 from sla.selectors import sla_config_invalidate
 
 
-@pytest.fixture(autouse=True)
-def _fresh_sla_config():
-    # The snapshot is process-wide; a policy edited (and rolled back) in one test must not
-    # leak into the next.
-    sla_config_invalidate()
-    yield
-    sla_config_invalidate()
-
-
 @pytest.fixture
 def dead_broker(monkeypatch):
     """Point the Celery app at a closed port for one test (Redis is down).
