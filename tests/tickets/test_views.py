@@ -889,3 +889,15 @@ def test_list_rows_escape_ticket_text(client, desk):
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
     assert "&lt;b&gt;系统&lt;/b&gt;" in html
+
+
+def test_ticket_page_shows_the_sla_badge_in_working_time(client):
+    # Given a grade-2 incident whose response clock is running
+    desk = factories.desk_agent()
+    ticket = make_ticket(actor=desk, grade=2)
+    client.force_login(desk)
+    # When the desk opens it
+    html = client.get(f"/tickets/{ticket.pk}/").content.decode()
+    # Then the SLA state badge is rendered from the stored deadlines
+    assert 'id="sla-state"' in html
+    assert 'data-sla="' in html
