@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.utils.translation import gettext_lazy
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from opsdesk import health, views
@@ -20,5 +21,5 @@ urlpatterns = [
     path("api/schema/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
 ]
 
-admin.site.site_header = "Opsdesk 运维服务台"
+admin.site.site_header = gettext_lazy("Opsdesk 运维服务台")
 admin.site.site_title = "Opsdesk"
