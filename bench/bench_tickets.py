@@ -155,6 +155,23 @@ def seed(total: int) -> None:
         cursor.execute("VACUUM ANALYZE tickets_ticket")
 
 
+def drop_created_tickets() -> int:
+    """Delete what the API creation phase added (seeded rows are ``BEN-…``), with its events.
+
+    Left in place, every run would stack its tickets above the seeded ones: the filtered and
+    search queries (page and raw alike) then walk past them, and the figures drift run to run.
+    """
+    from django.db import connection
+
+    from tickets.models import Ticket
+
+    deleted, _ = Ticket.objects.exclude(number__startswith="BEN-").delete()
+    if deleted:
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE tickets_ticket")
+    return deleted
+
+
 def raw_baselines(dsn: str, runs: int, deep_id: int, search: str) -> dict[str, list[float]]:
     import psycopg
 
@@ -250,6 +267,7 @@ def main() -> None:
     settings.ALLOWED_HOSTS = ["*"]
     call_command("migrate", "--no-input", verbosity=0)
     seed_directory()
+    drop_created_tickets()  # left over by an interrupted run
     seed(args.tickets)
     # No setup_test_environment(): it instruments template rendering for assertions, which a
     # production request never pays for.
@@ -322,6 +340,7 @@ def main() -> None:
         create()
     api_rate = args.creates / (time.perf_counter() - start)
     share = api_rate / raw_rate
+    drop_created_tickets()
     print(f"\nSequential creation ({args.creates} tickets)")
     print(f"  API POST /api/v1/tickets/  {api_rate:8.0f} tickets/s ({create_queries} queries)")
     print(f"  raw INSERT + COMMIT        {raw_rate:8.0f} rows/s")

@@ -79,6 +79,16 @@ def _test_settings(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    # Cached option lists and similar must not leak from one test's database into the next.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_sla_config():
     # The SLA configuration snapshot is process-wide; a policy edited (and rolled back) in
     # one test must not leak into the next, whichever app's tests edit it.

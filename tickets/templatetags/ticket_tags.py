@@ -10,7 +10,6 @@ from django.core.exceptions import FieldDoesNotExist
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -152,17 +151,14 @@ def sort_header(context, key: str, label: str) -> str:
         direction = "asc" if listing.descending else "desc"
     else:
         direction = "desc" if SORTS[key][1] else "asc"
-    href = _query(context).link(sort=key, dir=direction, after=None, before=None)
+    href = escape(_query(context).link(sort=key, dir=direction, after=None, before=None))
+    label = escape(str(label))
     if not active:
-        return format_html('<a class="sort-link" href="{}">{}</a>', href, label)
+        return mark_safe(f'<a class="sort-link" href="{href}">{label}</a>')  # noqa: S308 - escaped
     arrow, hint = ("▼", _("降序")) if listing.descending else ("▲", _("升序"))
-    return format_html(
-        '<a class="sort-link active" href="{}">{}<span class="sort-arrow" aria-hidden="true">{}'
-        '</span><span class="visually-hidden">{}</span></a>',
-        href,
-        label,
-        arrow,
-        hint,
+    return mark_safe(  # noqa: S308 - every value went through escape()
+        f'<a class="sort-link active" href="{href}">{label}<span class="sort-arrow" '
+        f'aria-hidden="true">{arrow}</span><span class="visually-hidden">{escape(hint)}</span></a>'
     )
 
 
@@ -171,28 +167,22 @@ def queue_tabs(context, queues: dict) -> str:
     """The queue pills, "all" first: each keeps the filters and sort but not the page cursor."""
     query = _query(context)
     current = context["listing"].queue
-    tabs = [
-        format_html(
-            '<li class="nav-item"><a class="nav-link py-1{}" href="{}">{}</a></li>',
-            " active" if key == current else "",
-            query.link(queue=key or None, after=None, before=None),
-            label,
+    tabs = []
+    for key, label in [("", _("全部")), *queues.items()]:
+        href = escape(query.link(queue=key or None, after=None, before=None))
+        active = " active" if key == current else ""
+        tabs.append(
+            f'<li class="nav-item"><a class="nav-link py-1{active}" href="{href}">'
+            f"{escape(str(label))}</a></li>"
         )
-        for key, label in [("", _("全部")), *queues.items()]
-    ]
-    return mark_safe("\n  ".join(tabs))  # noqa: S308 - each tab went through format_html
+    return mark_safe("\n  ".join(tabs))  # noqa: S308 - every value above went through escape()
 
 
-_DROPDOWN = (
-    '<details class="filter-dropdown" id="filter-{name}">\n'
-    '  <summary class="form-select form-select-sm">{label}{badge}</summary>\n'
-    '  <div class="filter-dropdown-menu shadow-sm">\n{options}\n  </div>\n'
-    "</details>"
-)
 _DROPDOWN_OPTION = (
     '    <div class="form-check">\n'
-    '      <input class="form-check-input" type="checkbox" name="{}" value="{}" id="{}"{}>\n'
-    '      <label class="form-check-label" for="{}">{}</label>\n'
+    '      <input class="form-check-input" type="checkbox" name="{name}" value="{value}" '
+    'id="{id}"{checked}>\n'
+    '      <label class="form-check-label" for="{id}">{label}</label>\n'
     "    </div>"
 )
 
@@ -200,22 +190,23 @@ _DROPDOWN_OPTION = (
 @register.simple_tag
 def filter_dropdown(field) -> str:
     """A multiple-choice filter (a ``listing.FilterField``) as a dropdown of checkboxes."""
+    name = escape(field.name)
     options = "\n".join(
-        format_html(
-            _DROPDOWN_OPTION,
-            field.name,
-            option.value,
-            option.id,
-            mark_safe(" checked") if option.selected else "",
-            option.id,
-            option.label,
+        _DROPDOWN_OPTION.format(
+            name=name,
+            value=escape(option.value),
+            id=escape(option.id),
+            checked=" checked" if option.selected else "",
+            label=escape(option.label),
         )
         for option in field.options
     )
-    chosen = field.chosen
-    badge = format_html(' <span class="badge text-bg-primary">{}</span>', chosen) if chosen else ""
-    return format_html(
-        _DROPDOWN, name=field.name, label=field.label, badge=badge, options=mark_safe(options)
+    badge = f' <span class="badge text-bg-primary">{field.chosen:d}</span>' if field.chosen else ""
+    return mark_safe(  # noqa: S308 - every value went through escape()
+        f'<details class="filter-dropdown" id="filter-{name}">\n'
+        f'  <summary class="form-select form-select-sm">{escape(field.label)}{badge}</summary>\n'
+        f'  <div class="filter-dropdown-menu shadow-sm">\n{options}\n  </div>\n'
+        "</details>"
     )
 
 

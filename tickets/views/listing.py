@@ -114,8 +114,8 @@ class TicketListFilter(TicketFilter):
     """The shared ``TicketFilter`` plus an inclusive local-date range.
 
     The list page renders its filter bar by hand (search, status, kind, grade, system, vendor,
-    category, dates) from the plain lists below: rendering the form's widgets cost milliseconds
-    per page. The API's other filters still work through the query string.
+    category, dates) from the plain lists below: rendering the form's widgets cost about a
+    millisecond per page. The API's other filters still work through the query string.
     """
 
     reported_from = django_filters.DateFilter(label=_("报障日期起"), method="filter_reported_from")

@@ -46,8 +46,8 @@ def ticket_list(request):
 def _bulk_bar(request) -> dict:
     """What the bulk bar shows, read off ``BulkActionForm`` without instantiating it.
 
-    An instance would copy its fields and load the vendors, and each rendered widget costs a
-    template render: together a few milliseconds on every page of the desk's hottest view.
+    An instance copies its fields and queries the vendors, and each widget it renders is a
+    template render of its own: about a millisecond on every page of the desk's hottest view.
     """
     fields = BulkActionForm.base_fields
     return {
