@@ -901,3 +901,21 @@ def test_ticket_page_shows_the_sla_badge_in_working_time(client):
     # Then the SLA state badge is rendered from the stored deadlines
     assert 'id="sla-state"' in html
     assert 'data-sla="' in html
+
+
+def test_list_rows_carry_the_sla_badge_breached_when_overdue(client):
+    # Given a grade-1 incident reported two hours ago (24x7: 15 min response, 60 min resolution)
+    desk = factories.desk_agent()
+    overdue = make_ticket(actor=desk, grade=1, reported_at=timezone.now() - timedelta(hours=2))
+    fresh = make_ticket(actor=desk, grade=3)
+    client.force_login(desk)
+    # When the desk lists tickets
+    html = client.get("/tickets/").content.decode()
+    # Then each row shows its SLA state in working time
+    row = re.search(rf"<tr[^>]*>(?:(?!</tr>).)*{overdue.number}(?:(?!</tr>).)*</tr>", html, re.S)
+    assert row is not None
+    assert 'data-sla="breached"' in row.group(0)
+    fresh_row = re.search(
+        rf"<tr[^>]*>(?:(?!</tr>).)*{fresh.number}(?:(?!</tr>).)*</tr>", html, re.S
+    )
+    assert 'data-sla="breached"' not in fresh_row.group(0)

@@ -14,6 +14,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from sla.selectors import sla_status
 from tickets.models import Grade, Kind, ResolutionCode, Status, Ticket
 from tickets.selectors import SORTS
 
@@ -265,20 +266,25 @@ def _local(moment, fmt: str) -> str:
     return timezone.localtime(moment).strftime(fmt)
 
 
-def _due_cell(ticket, now, labels: dict[str, str]) -> str:
-    # SLA-BADGE: the SLA engineer's badge (sla_tags / sla.selectors.sla_status) replaces this
-    # plain due time once it exists; this is the one place every ticket list renders it.
+def _due_cell(ticket, now) -> str:
+    """The resolution deadline and the SLA badge in working time (``sla.selectors.sla_status``).
+
+    Computed from the row's stored fields: no query per row.
+    """
     due = ticket.resolution_due
-    if due is None:
-        return _MUTED_DASH
-    text = _local(due, "%m-%d %H:%M")
-    if not ticket.is_open:
-        return f'<span class="text-body-secondary">{text}</span>'
-    if ticket.is_paused:
-        return f'<span class="due text-body-secondary">{text} · {labels["paused"]}</span>'
-    if due < now:
-        return f'<span class="due sla-breached">{text} · {labels["overdue"]}</span>'
-    return f'<span class="due">{text}</span>'
+    text = (
+        _MUTED_DASH
+        if due is None
+        else f'<span class="text-nowrap">{_local(due, "%m-%d %H:%M")}</span>'
+    )
+    badge = sla_status(ticket, now)
+    if badge.state == "none":
+        return text
+    title = escape(badge.title)
+    return (
+        f'{text} <span class="badge text-bg-light border sla-badge {badge.css_class}" '
+        f'data-sla="{escape(badge.state)}" title="{title}">{escape(str(badge.label))}</span>'
+    )
 
 
 @register.simple_tag
@@ -291,7 +297,6 @@ def ticket_rows(tickets, *, bulk=False, hide_vendor=False, empty="") -> str:
     base = reverse("tickets:list")
     kinds = {key: escape(str(label)) for key, label in KIND_LABELS.items()}
     statuses = {key: escape(str(label)) for key, label in STATUS_LABELS.items()}
-    labels = {"overdue": escape(_("已超时")), "paused": escape(_("已挂起"))}
     grade_suffix = escape(_("级"))
     rows = []
     for ticket in tickets:
@@ -324,7 +329,7 @@ def ticket_rows(tickets, *, bulk=False, hide_vendor=False, empty="") -> str:
                 vendor=vendor,
                 engineer=engineer,
                 reported=_local(ticket.reported_at, "%Y-%m-%d %H:%M"),
-                due=_due_cell(ticket, now, labels),
+                due=_due_cell(ticket, now),
             )
         )
     if not rows:
