@@ -258,6 +258,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Ticket kinds and link kinds are both called "kind": name the link one explicitly.
+    "ENUM_NAME_OVERRIDES": {
+        "TicketKindEnum": "tickets.models.Kind",
+        "TicketLinkKindEnum": "tickets.api.LINK_KIND_CHOICES",
+    },
 }
 
 LOGGING = {

@@ -173,16 +173,40 @@ class TicketDetailSerializer(TicketSerializer):
     """A ticket with what the requesting user may do with it now."""
 
     allowed_actions = serializers.SerializerMethodField()
+    duplicate_of = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="The id of the ticket this one repeats, if any."
+    )
+    links = serializers.SerializerMethodField(
+        help_text='[{"kind": "caused_by"|"related", "direction": "out"|"in", "ticket": id, '
+        '"number": "..."}] — "out": this ticket → the other.'
+    )
 
     class Meta(TicketSerializer.Meta):
-        fields = [*TicketSerializer.Meta.fields, "allowed_actions"]
+        fields = [*TicketSerializer.Meta.fields, "duplicate_of", "links", "allowed_actions"]
         read_only_fields = fields
 
     def get_allowed_actions(self, ticket: Ticket) -> list[str]:
         return services.allowed_actions(self.context["request"].user, ticket)
 
+    def get_links(self, ticket: Ticket) -> list[dict[str, Any]]:
+        # Only links to tickets the user may see: a vendor never learns of another's ticket.
+        visible = access.visible_tickets(self.context["request"].user)
+        outgoing = ticket.links_out.filter(target__in=visible).select_related("target")
+        incoming = ticket.links_in.filter(source__in=visible).select_related("source")
+        return [
+            {"kind": link.kind, "direction": "out", "ticket": link.target_id,
+             "number": link.target.number}
+            for link in outgoing
+        ] + [
+            {"kind": link.kind, "direction": "in", "ticket": link.source_id,
+             "number": link.source.number}
+            for link in incoming
+        ]  # fmt: skip
+
     def to_representation(self, ticket: Ticket) -> dict[str, Any]:
         data = super().to_representation(ticket)
+        data["duplicate_of"] = ticket.duplicate_of_id
+        data["links"] = self.get_links(ticket)
         data["allowed_actions"] = self.get_allowed_actions(ticket)
         return data
 
@@ -388,6 +412,19 @@ class CloseInput(VersionInput):
 class RegradeInput(VersionInput):
     grade = serializers.IntegerField(min_value=1, max_value=3)
     reason = serializers.CharField(max_length=500)
+
+
+LINK_KIND_CHOICES = [
+    ("duplicate_of", "duplicate_of"),
+    ("caused_by", "caused_by"),
+    ("related", "related"),
+]
+
+
+class LinkInput(InputSerializer):
+    target = serializers.IntegerField(min_value=1, help_text="The other ticket's id.")
+    kind = serializers.ChoiceField(choices=LINK_KIND_CHOICES)
+    note = serializers.CharField(max_length=500, allow_blank=True, default="")
 
 
 class CommentInput(InputSerializer):
@@ -751,6 +788,22 @@ class TicketViewSet(GenericViewSet):
             grade=data["grade"],
             reason=data["reason"],
             expected_version=self._version(data),
+        )
+        return self._detail(pk)
+
+    @transition_schema(
+        "Link (关联) to another ticket: duplicate_of, caused_by or related", LinkInput
+    )
+    @action(detail=True, methods=["post"])
+    def link(self, request: Request, pk=None) -> Response:
+        self._ticket_for(Action.EDIT)
+        data = self._input(LinkInput)
+        services.ticket_link(
+            actor=request.user,
+            ticket_id=pk,
+            target_id=data["target"],
+            kind=data["kind"],
+            note=data["note"],
         )
         return self._detail(pk)
 

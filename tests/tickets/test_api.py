@@ -1112,3 +1112,60 @@ def test_api_docs_are_served_offline(client, path):
         if link.startswith(settings.STATIC_URL) or link.startswith(f"/{settings.STATIC_URL}"):
             relative = link.split(settings.STATIC_URL, 1)[1].split("?")[0]
             assert finders.find(relative), link
+
+
+def test_desk_links_tickets_over_the_api_and_detail_lists_the_links(db):
+    # Given two tickets
+    desk = factories.desk_agent()
+    outage, symptom = make_ticket(actor=desk), make_ticket(actor=desk)
+    client = APIClient()
+    client.force_authenticate(desk)
+    # When the desk marks one as caused by the other
+    response = client.post(
+        f"/api/v1/tickets/{symptom.pk}/link/",
+        {"target": outage.pk, "kind": "caused_by"},
+        format="json",
+    )
+    # Then both sides show the link
+    assert response.status_code == 200, response.content
+    assert response.json()["links"] == [
+        {"kind": "caused_by", "direction": "out", "ticket": outage.pk, "number": outage.number}
+    ]
+    other_side = client.get(f"/api/v1/tickets/{outage.pk}/").json()
+    assert other_side["links"][0]["direction"] == "in"
+    # And linking again is a conflict, an unknown kind a 400 naming the field
+    again = client.post(
+        f"/api/v1/tickets/{symptom.pk}/link/",
+        {"target": outage.pk, "kind": "caused_by"},
+        format="json",
+    )
+    assert again.status_code == 409
+    bad = client.post(
+        f"/api/v1/tickets/{symptom.pk}/link/", {"target": outage.pk, "kind": "x"}, format="json"
+    )
+    assert bad.status_code == 400
+    assert "kind" in bad.json()
+
+
+def test_duplicate_of_is_exposed_and_vendors_cannot_link(db):
+    desk = factories.desk_agent()
+    vendor = factories.VendorFactory()
+    original = make_ticket(actor=desk)
+    repeat = make_ticket(actor=desk)
+    services.ticket_assign(actor=desk, ticket_id=repeat.pk, vendor=vendor)
+    client = APIClient()
+    client.force_authenticate(desk)
+    client.post(
+        f"/api/v1/tickets/{repeat.pk}/link/",
+        {"target": original.pk, "kind": "duplicate_of"},
+        format="json",
+    )
+    assert client.get(f"/api/v1/tickets/{repeat.pk}/").json()["duplicate_of"] == original.pk
+    engineer_client = APIClient()
+    engineer_client.force_authenticate(factories.vendor_engineer(vendor))
+    refused = engineer_client.post(
+        f"/api/v1/tickets/{repeat.pk}/link/",
+        {"target": repeat.pk, "kind": "related"},
+        format="json",
+    )
+    assert refused.status_code == 403
