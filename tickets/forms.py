@@ -416,3 +416,17 @@ class BulkActionForm(forms.Form):
         if cleaned.get("action") == self.DISPATCH and not cleaned.get("vendor"):
             self.add_error("vendor", _("派单必须选择服务商。"))
         return cleaned
+
+
+class LinkForm(forms.Form):
+    """Relate this ticket to another one, named by its number (what the desk has at hand)."""
+
+    KINDS = (
+        ("duplicate_of", _("重复于")),
+        ("caused_by", _("由…引起")),
+        ("related", _("相关")),
+    )
+
+    kind = forms.ChoiceField(label=_("关系"), choices=KINDS)
+    target_number = forms.CharField(label=_("对方工单号"), max_length=32)
+    note = forms.CharField(label=_("说明"), max_length=500, required=False)

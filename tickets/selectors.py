@@ -177,3 +177,17 @@ def vendor_open_tickets(user) -> QuerySet[Ticket]:
 
 def requester_tickets(user) -> QuerySet[Ticket]:
     return ticket_list(user).filter(requester_id=user.pk).order_by("-id")
+
+
+def links_for(user, ticket: Ticket) -> list[tuple[str, str, Ticket]]:
+    """(kind, direction, other ticket) for the links whose other end the user may see."""
+    visible = access.visible_tickets(user)
+    outgoing = ticket.links_out.filter(target__in=visible).select_related("target")
+    incoming = ticket.links_in.filter(source__in=visible).select_related("source")
+    links = [(link.kind, "out", link.target) for link in outgoing]
+    links += [(link.kind, "in", link.source) for link in incoming]
+    if ticket.duplicate_of_id:
+        original = visible.filter(pk=ticket.duplicate_of_id).first()
+        if original is not None:
+            links.insert(0, ("duplicate_of", "out", original))
+    return links

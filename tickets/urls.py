@@ -16,6 +16,7 @@ urlpatterns = [
     path("<int:pk>/actions/<slug:action>/", detail.ticket_action, name="action"),
     path("<int:pk>/comments/", detail.ticket_comment, name="comment"),
     path("<int:pk>/attachments/", detail.ticket_attach, name="attach"),
+    path("<int:pk>/links/", detail.ticket_link, name="link"),
     path(
         "attachments/<int:pk>/download/",
         downloads.attachment_download,

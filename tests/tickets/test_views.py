@@ -919,3 +919,45 @@ def test_list_rows_carry_the_sla_badge_breached_when_overdue(client):
         rf"<tr[^>]*>(?:(?!</tr>).)*{fresh.number}(?:(?!</tr>).)*</tr>", html, re.S
     )
     assert 'data-sla="breached"' not in fresh_row.group(0)
+
+
+def test_desk_links_a_ticket_by_number_from_the_ticket_page(client):
+    # Given two tickets and the desk on the page of the second
+    desk = factories.desk_agent()
+    outage, symptom = make_ticket(actor=desk), make_ticket(actor=desk)
+    client.force_login(desk)
+    # When it links them by number
+    response = client.post(
+        f"/tickets/{symptom.pk}/links/", {"kind": "caused_by", "target_number": outage.number}
+    )
+    # Then the link is stored and shown on both pages
+    assert response.status_code == 302
+    assert symptom.links_out.get().target == outage
+    assert outage.number in client.get(f"/tickets/{symptom.pk}/").content.decode()
+    assert symptom.number in client.get(f"/tickets/{outage.pk}/").content.decode()
+
+
+def test_unknown_ticket_number_is_a_form_error_and_nothing_is_linked(client):
+    desk = factories.desk_agent()
+    ticket = make_ticket(actor=desk)
+    client.force_login(desk)
+    response = client.post(
+        f"/tickets/{ticket.pk}/links/", {"kind": "related", "target_number": "INC-1999-000001"}
+    )
+    assert response.status_code == 400
+    assert "找不到该工单号" in response.content.decode()
+    assert not ticket.links_out.exists()
+
+
+def test_vendor_cannot_link_tickets_from_the_page(client):
+    vendor = factories.VendorFactory()
+    engineer = factories.vendor_engineer(vendor)
+    mine = assigned_ticket(vendor=vendor)
+    other = assigned_ticket(vendor=vendor)
+    client.force_login(engineer)
+    assert 'id="link-form"' not in client.get(f"/tickets/{mine.pk}/").content.decode()
+    response = client.post(
+        f"/tickets/{mine.pk}/links/", {"kind": "related", "target_number": other.number}
+    )
+    assert response.status_code in (403, 409)
+    assert not mine.links_out.exists()

@@ -24,6 +24,7 @@ from tickets.forms import (
     AssignForm,
     AttachmentForm,
     CommentForm,
+    LinkForm,
     ReasonForm,
     RegradeForm,
     ResolveForm,
@@ -133,6 +134,34 @@ def ticket_comment(request, pk: int):
 
 @login_required
 @require_POST
+def ticket_link(request, pk: int):
+    """The desk relates this ticket to another, given by number (duplicate, cause, related)."""
+    ticket = ticket_or_404(request.user, pk)
+    form = LinkForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        target = selectors.ticket_list(request.user).filter(number=data["target_number"]).first()
+        if target is None:
+            form.add_error("target_number", _("找不到该工单号。"))
+        else:
+            try:
+                services.ticket_link(
+                    actor=request.user,
+                    ticket_id=ticket.pk,
+                    target_id=target.pk,
+                    kind=data["kind"],
+                    note=data["note"],
+                )
+            except DomainError as error:
+                return _refused(request, pk, error, action="link", form=form)
+            messages.success(request, _("已关联工单 %(number)s。") % {"number": target.number})
+            return redirect(f"{ticket_url(ticket)}#links")
+    context = detail_context(request, ticket, bound={"link": form})
+    return render(request, "tickets/detail.html", context, status=400)
+
+
+@login_required
+@require_POST
 def ticket_attach(request, pk: int):
     ticket = ticket_or_404(request.user, pk)
     allow_internal = Action.COMMENT_INTERNAL in services.allowed_actions(request.user, ticket)
@@ -186,8 +215,13 @@ def detail_context(request, ticket: Ticket, *, bound: dict | None = None) -> dic
     if Action.ATTACH in allowed:
         internal = Action.COMMENT_INTERNAL in allowed
         attachment_form = bound.get("attach") or AttachmentForm(allow_internal=internal)
+    link_form = None
+    if Action.EDIT in allowed:
+        link_form = bound.get("link") or LinkForm()
     return {
         "ticket": ticket,
+        "links": selectors.links_for(user, ticket),
+        "link_form": link_form,
         "attachment_form": attachment_form,
         "allowed": allowed,
         "action_forms": action_forms,
