@@ -189,6 +189,8 @@ class TicketDetailSerializer(TicketSerializer):
         return services.allowed_actions(self.context["request"].user, ticket)
 
     def get_links(self, ticket: Ticket) -> list[dict[str, Any]]:
+        if self.context.get("new_ticket"):
+            return []  # just created: nothing can link to it yet, so skip both queries
         # Only links to tickets the user may see: a vendor never learns of another's ticket.
         visible = access.visible_tickets(self.context["request"].user)
         outgoing = ticket.links_out.filter(target__in=visible).select_related("target")
@@ -621,8 +623,11 @@ class TicketViewSet(GenericViewSet):
     def _detail(self, pk, *, status_code: int = status.HTTP_200_OK) -> Response:
         return self._represent(selectors.ticket_detail(self.request.user, pk), status_code)
 
-    def _represent(self, ticket: Ticket, status_code: int = status.HTTP_200_OK) -> Response:
-        serializer = TicketDetailSerializer(ticket, context=self.get_serializer_context())
+    def _represent(
+        self, ticket: Ticket, status_code: int = status.HTTP_200_OK, *, new: bool = False
+    ) -> Response:
+        context = {**self.get_serializer_context(), "new_ticket": new}
+        serializer = TicketDetailSerializer(ticket, context=context)
         response = Response(serializer.data, status=status_code)
         response["ETag"] = f'W/"{ticket.version}"'
         return response
@@ -648,7 +653,7 @@ class TicketViewSet(GenericViewSet):
         # are read back only if some were given; a Prefetch of none() runs no query.
         if not data["tags"]:
             prefetch_related_objects([ticket], Prefetch("tags", queryset=Tag.objects.none()))
-        response = self._represent(ticket, status.HTTP_201_CREATED)
+        response = self._represent(ticket, status.HTTP_201_CREATED, new=True)
         response["Location"] = reverse("api:ticket-detail", args=[ticket.pk], request=request)
         return response
 
