@@ -257,7 +257,7 @@ def _transition(
     actor,
     ticket_id,
     action: str,
-    event: EventAction,
+    event: EventAction | Callable[[Ticket], EventAction],
     expected_version: int | None,
     apply: Callable[[Ticket, datetime], set[str]],
     note: str = "",
@@ -270,6 +270,8 @@ def _transition(
     from_status = ticket.status
     tracked = ("status", "vendor", "engineer", "grade", "resolution_code", "pending_reason")
     before = {name: getattr(ticket, name) for name in tracked}
+    if callable(event):
+        event = event(ticket)  # decided on the locked row, e.g. dispatch vs re-dispatch
     changed = apply(ticket, now)
     ticket.version += 1
     ticket.save(update_fields=[*changed, "version", "updated_at"])
@@ -326,8 +328,9 @@ def ticket_assign(
         ticket.assigned_at = now
         return {"vendor", "engineer", "status", "assigned_at"}
 
-    ticket = Ticket.objects.only("vendor_id", "status").filter(pk=ticket_id).first()
-    event = EventAction.REASSIGNED if ticket and ticket.vendor_id else EventAction.ASSIGNED
+    def event(ticket: Ticket) -> EventAction:
+        return EventAction.REASSIGNED if ticket.vendor_id else EventAction.ASSIGNED
+
     ticket = _transition(
         actor=actor,
         ticket_id=ticket_id,
