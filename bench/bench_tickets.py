@@ -29,28 +29,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/opsdesk_tickets_bench"
 
-TITLES = [
-    "网上办事大厅无法登录",
-    "社保缴费页面提交后白屏",
-    "单位参保登记审核超时",
-    "养老保险待遇查询结果为空",
-    "电子社保卡扫码登录失败",
-    "办事指南附件下载报错",
-    "审批事项流转卡在复核环节",
-    "监管报表统计数据不一致",
-    "办件超期预警未推送",
-    "审批系统打印回执乱码",
-    "事项库同步失败",
-    "机房至分中心专线中断",
-    "核心交换机端口频繁抖动",
-    "办事大厅无线网络信号弱",
-    "VPN 拨号后无法访问内网",
-    "出口带宽利用率持续超过九成",
-    "失业金申领材料上传失败",
-    "就业登记证打印空白",
-    "医保结算接口响应缓慢",
-    "工伤认定进度查询异常",
-]
 STATUSES = ["closed"] * 17 + ["resolved", "in_progress", "assigned"]
 
 
@@ -84,8 +62,10 @@ def seed(total: int) -> None:
     from django.db import connection
 
     from directory.models import BusinessSystem, User
+    from tickets.demo import TITLES as TITLES_BY_SYSTEM
     from tickets.models import Ticket
 
+    titles_list = [title for titles in TITLES_BY_SYSTEM.values() for title in titles]
     have = Ticket.objects.count()
     if have >= total:
         print(f"seed: {have:,} tickets present, skipping")
@@ -103,7 +83,7 @@ def seed(total: int) -> None:
     for field in Ticket._meta.concrete_fields:
         if field.column not in known and not field.null:
             sys.exit(f"seed: don't know how to fill NOT NULL column {field.column}")
-    titles = "ARRAY[" + ",".join(f"'{t}'" for t in TITLES) + "]"
+    titles = "ARRAY[" + ",".join(f"'{t}'" for t in titles_list) + "]"
     statuses = "ARRAY[" + ",".join(f"'{s}'" for s in STATUSES) + "]"
     system_ids = "ARRAY[" + ",".join(str(s) for s, _ in systems) + "]"
     vendor_ids = "ARRAY[" + ",".join(str(v) for _, v in systems) + "]"
@@ -124,8 +104,8 @@ def seed(total: int) -> None:
         SELECT
             'BEN-' || lpad(g::text, 8, '0'),
             'incident', 'phone', 1 + g % 3,
-            ({titles})[1 + g % {len(TITLES)}] || ' #' || g,
-            '用户来电反映：' || ({titles})[1 + (g / 7) % {len(TITLES)}] || '，请尽快处理。',
+            ({titles})[1 + g % {len(titles_list)}] || ' #' || g,
+            '用户来电反映：' || ({titles})[1 + (g / 7) % {len(titles_list)}] || '，请尽快处理。',
             ({system_ids})[1 + g % {len(systems)}],
             '用户' || (g % 997), '社保业务科', '020-8' || lpad((g % 9999999)::text, 7, '0'), '',
             t.reported, s.status, ({vendor_ids})[1 + g % {len(systems)}], {desk},
@@ -136,9 +116,9 @@ def seed(total: int) -> None:
             CASE WHEN s.status IN ('closed', 'resolved') THEN '已修复' ELSE '' END,
             false, '', '',
             t.reported + interval '30 minutes', t.reported + interval '1 day', 0, 1,
-            'BEN-' || lpad(g::text, 8, '0') || E'\\n' || ({titles})[1 + g % {len(TITLES)}]
+            'BEN-' || lpad(g::text, 8, '0') || E'\\n' || ({titles})[1 + g % {len(titles_list)}]
                 || ' #' || g || E'\\n' || '用户来电反映：'
-                || ({titles})[1 + (g / 7) % {len(TITLES)}] || '，请尽快处理。',
+                || ({titles})[1 + (g / 7) % {len(titles_list)}] || '，请尽快处理。',
             t.reported, t.reported + interval '1 day'
         FROM generate_series({start}, {end}) AS g
         CROSS JOIN LATERAL (SELECT now() - make_interval(

@@ -261,7 +261,7 @@ SPECTACULAR_SETTINGS = {
     # Ticket kinds and link kinds are both called "kind": name the link one explicitly.
     "ENUM_NAME_OVERRIDES": {
         "TicketKindEnum": "tickets.models.Kind",
-        "TicketLinkKindEnum": "tickets.api.LINK_KIND_CHOICES",
+        "TicketLinkKindEnum": "tickets.models.LINK_CHOICES",
     },
 }
 

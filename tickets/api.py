@@ -46,6 +46,7 @@ from tickets import access, attachments, selectors, services
 from tickets.access import Action
 from tickets.filters import TicketFilter
 from tickets.models import (
+    LINK_CHOICES,
     Category,
     Channel,
     Kind,
@@ -191,19 +192,11 @@ class TicketDetailSerializer(TicketSerializer):
     def get_links(self, ticket: Ticket) -> list[dict[str, Any]]:
         if self.context.get("new_ticket"):
             return []  # just created: nothing can link to it yet, so skip both queries
-        # Only links to tickets the user may see: a vendor never learns of another's ticket.
-        visible = access.visible_tickets(self.context["request"].user)
-        outgoing = ticket.links_out.filter(target__in=visible).select_related("target")
-        incoming = ticket.links_in.filter(source__in=visible).select_related("source")
+        user = self.context["request"].user
         return [
-            {"kind": link.kind, "direction": "out", "ticket": link.target_id,
-             "number": link.target.number}
-            for link in outgoing
-        ] + [
-            {"kind": link.kind, "direction": "in", "ticket": link.source_id,
-             "number": link.source.number}
-            for link in incoming
-        ]  # fmt: skip
+            {"kind": kind, "direction": direction, "ticket": other.pk, "number": other.number}
+            for kind, direction, other in selectors.links_for(user, ticket)
+        ]
 
     def to_representation(self, ticket: Ticket) -> dict[str, Any]:
         data = super().to_representation(ticket)
@@ -416,16 +409,9 @@ class RegradeInput(VersionInput):
     reason = serializers.CharField(max_length=500)
 
 
-LINK_KIND_CHOICES = [
-    ("duplicate_of", "duplicate_of"),
-    ("caused_by", "caused_by"),
-    ("related", "related"),
-]
-
-
 class LinkInput(InputSerializer):
     target = serializers.IntegerField(min_value=1, help_text="The other ticket's id.")
-    kind = serializers.ChoiceField(choices=LINK_KIND_CHOICES)
+    kind = serializers.ChoiceField(choices=LINK_CHOICES)
     note = serializers.CharField(max_length=500, allow_blank=True, default="")
 
 

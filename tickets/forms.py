@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from directory.models import BusinessSystem, User, Vendor
 from directory.roles import VENDOR_ROLES
-from tickets.models import Category, Channel, Grade, Kind, ResolutionCode
+from tickets.models import LINK_CHOICES, Category, Channel, Grade, Kind, ResolutionCode
 
 # "Most frequent first" looks at this many days of tickets.
 FREQUENCY_WINDOW_DAYS = 90
@@ -421,12 +421,6 @@ class BulkActionForm(forms.Form):
 class LinkForm(forms.Form):
     """Relate this ticket to another one, named by its number (what the desk has at hand)."""
 
-    KINDS = (
-        ("duplicate_of", _("重复于")),
-        ("caused_by", _("由…引起")),
-        ("related", _("相关")),
-    )
-
-    kind = forms.ChoiceField(label=_("关系"), choices=KINDS)
+    kind = forms.ChoiceField(label=_("关系"), choices=LINK_CHOICES)
     target_number = forms.CharField(label=_("对方工单号"), max_length=32)
     note = forms.CharField(label=_("说明"), max_length=500, required=False)

@@ -352,6 +352,11 @@ class LinkKind(models.TextChoices):
     CAUSED_BY = "caused_by", _("由…引起")
 
 
+LINK_DUPLICATE_OF = "duplicate_of"
+# Every way to relate two tickets: duplicate_of is stored on the ticket, the others as links.
+LINK_CHOICES = [(LINK_DUPLICATE_OF, _("重复于")), *LinkKind.choices]
+
+
 class TicketLink(models.Model):
     source = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="links_out")
     target = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="links_in")

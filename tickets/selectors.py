@@ -180,14 +180,20 @@ def requester_tickets(user) -> QuerySet[Ticket]:
 
 
 def links_for(user, ticket: Ticket) -> list[tuple[str, str, Ticket]]:
-    """(kind, direction, other ticket) for the links whose other end the user may see."""
+    """(kind, direction, other ticket) of the ticket's links whose other end the user may see.
+
+    ``direction`` is ``out`` for this ticket → the other. ``duplicate_of`` is a field of the
+    ticket, not a link row; callers show it themselves.
+    """
     visible = access.visible_tickets(user)
     outgoing = ticket.links_out.filter(target__in=visible).select_related("target")
     incoming = ticket.links_in.filter(source__in=visible).select_related("source")
     links = [(link.kind, "out", link.target) for link in outgoing]
-    links += [(link.kind, "in", link.source) for link in incoming]
-    if ticket.duplicate_of_id:
-        original = visible.filter(pk=ticket.duplicate_of_id).first()
-        if original is not None:
-            links.insert(0, ("duplicate_of", "out", original))
-    return links
+    return links + [(link.kind, "in", link.source) for link in incoming]
+
+
+def duplicate_original(user, ticket: Ticket) -> Ticket | None:
+    """The ticket this one repeats, if the user may see it."""
+    if not ticket.duplicate_of_id:
+        return None
+    return access.visible_tickets(user).filter(pk=ticket.duplicate_of_id).first()

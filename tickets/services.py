@@ -24,12 +24,13 @@ from tickets import access
 from tickets.access import Action
 from tickets.events import diff, event_record
 from tickets.models import (
+    LINK_CHOICES,
+    LINK_DUPLICATE_OF,
     NUMBER_PREFIX,
     OPEN_STATUSES,
     Category,
     EventAction,
     Kind,
-    LinkKind,
     ResolutionCode,
     Status,
     Tag,
@@ -752,8 +753,6 @@ def tickets_auto_close(*, now: datetime) -> int:
 # ---------------------------------------------------------------------------------------------
 # Links between tickets
 
-LINK_DUPLICATE_OF = "duplicate_of"
-
 
 @transaction.atomic
 def ticket_link(*, actor, ticket_id, target_id, kind: str, note: str = "") -> Ticket:
@@ -762,8 +761,7 @@ def ticket_link(*, actor, ticket_id, target_id, kind: str, note: str = "") -> Ti
     Desk only. Both tickets must be visible to the actor; locks are taken in primary-key order
     so that two desks linking the same pair in opposite directions cannot deadlock.
     """
-    valid = {LINK_DUPLICATE_OF, *LinkKind.values}
-    if kind not in valid:
+    if kind not in dict(LINK_CHOICES):
         raise ValidationFailed(_("未知的关联类型。"), field="kind")
     if str(ticket_id) == str(target_id):
         raise ValidationFailed(_("工单不能关联自身。"), field="target")

@@ -198,6 +198,12 @@ def ticket_url(ticket: Ticket) -> str:
     return reverse("tickets:detail", args=[ticket.pk])
 
 
+def _links_with_original(user, ticket: Ticket) -> list[tuple[str, str, Ticket]]:
+    links = selectors.links_for(user, ticket)
+    original = selectors.duplicate_original(user, ticket)
+    return [("duplicate_of", "out", original), *links] if original else links
+
+
 def detail_context(request, ticket: Ticket, *, bound: dict | None = None) -> dict:
     """Everything the page shows; forms only for what this user may do to this ticket now."""
     user, bound = request.user, bound or {}
@@ -220,7 +226,7 @@ def detail_context(request, ticket: Ticket, *, bound: dict | None = None) -> dic
         link_form = bound.get("link") or LinkForm()
     return {
         "ticket": ticket,
-        "links": selectors.links_for(user, ticket),
+        "links": _links_with_original(user, ticket),
         "link_form": link_form,
         "attachment_form": attachment_form,
         "allowed": allowed,
