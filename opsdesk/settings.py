@@ -111,7 +111,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The dev server, the worker and beat share one SQLite file: wait for locks instead of failing.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, with timestamptz values parsed in C (see opsdesk/db/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "opsdesk.db.postgresql"
+if DATABASES["default"]["ENGINE"] == "opsdesk.db.postgresql" and env_bool(
     "OPSDESK_DB_PREPARED", True
 ):
     # Repeated queries are parsed and planned once per connection (CONN_MAX_AGE keeps them):

@@ -1,0 +1,1 @@
+"""Django's PostgreSQL backend with faster timestamptz reads (see ``base``)."""
