@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -140,6 +141,9 @@ class ListOptions:
     vendors: tuple[tuple[str, str], ...]  # (code, name) of every vendor, by name
     categories: tuple[tuple[str, str], ...]  # (code, name) of every category, by name
     dispatch_vendors: tuple[tuple[int, str], ...]  # (pk, name) of the active vendors, by code
+    # A new value each time the lists are read from the database: HTML cached from these lists
+    # (the list page's filter bar) keys on it and so never outlives them.
+    version: str = ""
 
 
 # The lists change a few times a year (admin edits) but cost four queries on every list page.
@@ -163,6 +167,7 @@ def list_options() -> ListOptions:
             dispatch_vendors=tuple(
                 Vendor.objects.active().order_by("code").values_list("pk", "name")
             ),
+            version=uuid.uuid4().hex,
         )
         cache.set(LIST_OPTIONS_CACHE_KEY, options, LIST_OPTIONS_CACHE_SECONDS)
     return options

@@ -137,3 +137,49 @@ def test_queue_tabs_keep_the_filters_but_not_the_page(client, desk):
     assert 'class="nav-link py-1 active" href="?queue=mine&amp;status=new">' in html
     assert 'class="nav-link py-1" href="?status=new">全部</a>' in html
     assert 'href="?queue=pending&amp;status=new">' in html
+
+
+# The controls (heading, queue tabs, filter bar) are cached per list: see _controls_key.
+
+
+def test_paging_through_a_list_renders_its_controls_once(client, desk):
+    make_ticket(actor=desk)
+    _list(client, status="new")
+    cached = set(cache._cache)  # the test cache is local memory
+    assert any("ticket-list-controls" in key for key in cached)
+
+    _list(client, status="new", after="WzEsMV0")
+
+    assert set(cache._cache) == cached
+
+
+def test_a_new_system_reaches_the_cached_filter_bar_when_the_option_lists_are_reread(client, desk):
+    assert '<option value="oa">' not in _list(client)
+    factories.BusinessSystemFactory(code="oa", name="办公系统")
+
+    cache.delete(selectors.LIST_OPTIONS_CACHE_KEY)  # what their expiry does
+
+    assert '<option value="oa">办公系统</option>' in _list(client)
+
+
+def test_cached_controls_follow_the_language(client, desk):
+    assert "导出 Excel" in _list(client)
+
+    client.cookies["django_language"] = "en"
+
+    html = _list(client)
+    assert "导出 Excel" not in html
+    assert "Export to Excel" in html
+
+
+def test_cached_controls_follow_the_role(client, desk):
+    assert 'id="log-call-button"' in _list(client, status="new")
+
+    client.force_login(factories.leader())
+
+    html = _list(client, status="new")
+    assert 'id="log-call-button"' not in html
+    assert 'class="nav nav-pills nav-queues' in html  # oversight keeps the queues
+    client.force_login(factories.vendor_engineer(factories.VendorFactory()))
+    html = _list(client, status="new")
+    assert 'class="nav nav-pills nav-queues' not in html
