@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -109,8 +110,13 @@ def paginate(
     page_size: int,
     after: str | None = None,
     before: str | None = None,
+    item: Callable[[Any], Any] | None = None,
 ) -> Page:
-    """One page of ``queryset`` ordered by ``field`` then ``id``; ``after``/``before`` cursors."""
+    """One page of ``queryset`` ordered by ``field`` then ``id``; ``after``/``before`` cursors.
+
+    ``item`` turns each fetched row (e.g. a ``values_list`` tuple) into the page's item, which
+    must have ``pk`` and ``field`` as attributes.
+    """
     reverse = bool(before) and not after
     qs = queryset
     if after:
@@ -120,6 +126,8 @@ def paginate(
     nullable = queryset.model._meta.get_field(field).null
     qs = qs.order_by(*_ordering(field, descending, reverse, nullable))
     rows = list(qs[: page_size + 1])
+    if item is not None:
+        rows = [item(row) for row in rows]
     has_more = len(rows) > page_size
     rows = rows[:page_size]
     if reverse:

@@ -5,7 +5,13 @@ from django.utils import timezone
 from directory import roles
 from sla.selectors import calendar_data_warning
 from tickets import selectors
-from tickets.views.listing import DEFAULT_PAGE_SIZE, QUEUE_LABELS, for_rows, page_from_request
+from tickets.views.listing import (
+    DEFAULT_PAGE_SIZE,
+    QUEUE_LABELS,
+    for_rows,
+    page_from_request,
+    rows_of,
+)
 
 HOME_TEMPLATES = {
     "desk": "home/desk.html",
@@ -44,7 +50,7 @@ def _queue_cards(request) -> dict:
 
 def _desk(request) -> dict:
     recent = for_rows(selectors.ticket_list(request.user)).order_by("-updated_at", "-id")
-    return {**_queue_cards(request), "recent": recent[:RECENT_TICKETS]}
+    return {**_queue_cards(request), "recent": rows_of(recent[:RECENT_TICKETS])}
 
 
 def _oversight(request) -> dict:
@@ -54,7 +60,7 @@ def _oversight(request) -> dict:
 def _vendor(request) -> dict:
     """The vendor's open tickets, nearest resolution deadline first, keyset-paginated."""
     page, _bad = page_from_request(
-        for_rows(selectors.vendor_open_tickets(request.user)),
+        selectors.vendor_open_tickets(request.user),
         request,
         field="resolution_due",
         descending=False,
@@ -65,7 +71,7 @@ def _vendor(request) -> dict:
 
 def _requester(request) -> dict:
     page, _bad = page_from_request(
-        for_rows(selectors.requester_tickets(request.user)),
+        selectors.requester_tickets(request.user),
         request,
         field="id",
         descending=True,

@@ -183,3 +183,24 @@ def test_cached_controls_follow_the_role(client, desk):
     client.force_login(factories.vendor_engineer(factories.VendorFactory()))
     html = _list(client, status="new")
     assert 'class="nav nav-pills nav-queues' not in html
+
+
+@pytest.mark.parametrize(
+    ("names", "shown"),
+    [
+        ({"full_name": "王工", "first_name": "A", "last_name": "B"}, "王工"),
+        ({"full_name": "", "first_name": "Ada", "last_name": "Li"}, "Ada Li"),
+        ({"full_name": "", "first_name": "", "last_name": ""}, "eng-login"),
+    ],
+)
+def test_rows_name_the_engineer_as_everywhere_else(client, desk, names, shown):
+    vendor = factories.VendorFactory()
+    engineer = factories.vendor_engineer(vendor, username="eng-login", **names)
+    ticket = make_ticket(actor=desk)
+    ticket.vendor, ticket.engineer = vendor, engineer
+    ticket.save(update_fields=["vendor", "engineer"])
+
+    row = re.search(rf'<tr data-ticket="{ticket.pk}">.*?</tr>', _list(client), re.S).group(0)
+
+    assert f"<td>{engineer.display_name}</td>" in row
+    assert engineer.display_name == shown

@@ -291,6 +291,8 @@ def _due_cell(ticket, now) -> str:
 def ticket_rows(tickets, *, bulk=False, hide_vendor=False, empty="") -> str:
     """The ``<tr>`` rows of a ticket table (see ``tickets/_table.html`` for the header).
 
+    ``tickets``: ``tickets.views.listing.TicketRow``s.
+
     Every piece of data is escaped with ``html.escape``; labels are translated once per table.
     """
     now = timezone.now()
@@ -308,11 +310,11 @@ def ticket_rows(tickets, *, bulk=False, hide_vendor=False, empty="") -> str:
             )
         vendor = ""
         if not hide_vendor:
-            vendor = f"<td>{escape(ticket.vendor.name) if ticket.vendor else '—'}</td>"
+            vendor = f"<td>{escape(ticket.vendor_name or '—')}</td>"
         check = ""
         if bulk:
             check = _CHECK.format(pk=ticket.pk, version=ticket.version, number=number)
-        engineer = escape(ticket.engineer.display_name) if ticket.engineer else _MUTED_DASH
+        engineer = escape(ticket.engineer_name) if ticket.engineer_name else _MUTED_DASH
         rows.append(
             _ROW.format(
                 pk=ticket.pk,
@@ -325,7 +327,7 @@ def ticket_rows(tickets, *, bulk=False, hide_vendor=False, empty="") -> str:
                 status_class=STATUS_CLASSES.get(ticket.status, ""),
                 status_label=statuses.get(ticket.status, ""),
                 grade=grade,
-                system=escape(ticket.system.name) if ticket.system else "—",
+                system=escape(ticket.system_name or "—"),
                 vendor=vendor,
                 engineer=engineer,
                 reported=_local(ticket.reported_at, "%Y-%m-%d %H:%M"),
