@@ -729,3 +729,33 @@ def test_calendar_is_hashable_comparable_and_picklable() -> None:
     assert hash(first) == hash(second)
     assert restored == first
     assert add_working_time(at(2026, 3, 9, 11, 30), 60, restored) == at(2026, 3, 9, 14, 30)
+
+
+def _minutes_by_walking_every_day(start: datetime, end: datetime, calendar) -> float:
+    """The definition, one day at a time: what the year prefix sums must reproduce."""
+    lower, upper = start.timestamp(), end.timestamp()
+    day = start.astimezone(calendar.tzinfo).date()
+    total = 0.0
+    while day <= end.astimezone(calendar.tzinfo).date():
+        for period in calendar.periods_on(day):
+            period_start = datetime.combine(day, period.start, tzinfo=calendar.tzinfo)
+            period_end = period_start + period.duration
+            overlap = min(period_end.timestamp(), upper) - max(period_start.timestamp(), lower)
+            total += max(0.0, overlap)
+        day += timedelta(days=1)
+    return round(total / 60, 6)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_long_intervals_count_the_same_minutes_as_walking_every_day(seed):
+    import random
+
+    calendar = cn_gov_calendar(extra_holidays={date(2025, 3, 3)}, extra_workdays={date(2024, 3, 2)})
+    rng = random.Random(seed)
+    for _ in range(40):
+        start = datetime(2022, 1, 1, tzinfo=UTC) + timedelta(minutes=rng.randrange(2_000_000))
+        end = start + timedelta(minutes=rng.randrange(2_000_000))
+
+        minutes = working_minutes_between(start, end, calendar)
+
+        assert round(minutes, 6) == _minutes_by_walking_every_day(start, end, calendar)
