@@ -76,6 +76,29 @@ def schedule_levels(
     fired are kept and, thanks to the unique key, never inserted again.
     """
     firing = cancel_levels(ticket, metrics=metrics) if replace else set()
+    rows = level_rows(ticket, config, metrics=metrics, dispatch=dispatch)
+    # A level being fired by a sweep right now must not be re-inserted: the INSERT would wait
+    # for the sweep, which waits for this transaction's ticket lock.
+    rows = [row for row in rows if (row.metric, row.rule_id, row.dispatch_id) not in firing]
+    if not rows:
+        return
+    # ignore_conflicts: a level that already fired keeps its row and is not re-inserted.
+    EscalationSchedule.objects.bulk_create(rows, ignore_conflicts=True)
+    fire_due_levels(ticket, rows, now=now)
+
+
+def level_rows(
+    ticket: Ticket,
+    config: SlaConfig,
+    *,
+    metrics: Sequence[str],
+    dispatch: TicketDispatch | None = None,
+) -> list[EscalationSchedule]:
+    """The escalation levels of ``metrics`` for the ticket's running clocks, as unsaved rows.
+
+    Reads nothing from the database. ``ticket_id`` is the ticket's primary key, None for a
+    ticket not inserted yet.
+    """
     rows: list[EscalationSchedule] = []
     kind, grade = ticket.kind, ticket.grade
     is_open = ticket.status in OPEN_STATUSES
@@ -100,13 +123,11 @@ def schedule_levels(
         if clock is not None:
             rules = config.rules_for(metric=Metric.VENDOR_RESPONSE, kind=kind, grade=grade)
             rows += _rows(ticket, clock, rules, dispatch=dispatch)
-    # A level being fired by a sweep right now must not be re-inserted: the INSERT would wait
-    # for the sweep, which waits for this transaction's ticket lock.
-    rows = [row for row in rows if (row.metric, row.rule_id, row.dispatch_id) not in firing]
-    if not rows:
-        return
-    # ignore_conflicts: a level that already fired keeps its row and is not re-inserted.
-    EscalationSchedule.objects.bulk_create(rows, ignore_conflicts=True)
+    return rows
+
+
+def fire_due_levels(ticket: Ticket, rows: Iterable[EscalationSchedule], *, now: datetime) -> None:
+    """Fire the ticket's levels at once if any of the just inserted ``rows`` is already due."""
     if any(row.due_at is not None and row.due_at <= now for row in rows):
         fire_ticket_levels(ticket_id=ticket.pk, now=now)
 

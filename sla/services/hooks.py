@@ -4,7 +4,9 @@ Each hook runs with the ticket row locked. It may set the ticket's SLA fields (`
 ``resolution_due``, ``paused_at``, ``paused_working_seconds``) in memory and returns the names
 it changed; the ticket service saves them with its own ``update_fields``. Hooks write only SLA
 rows and notifications (whose e-mails and robot posts are published after commit): never the
-broker or the network.
+broker or the network. One exception to "hooks write": a new ticket's escalation levels are
+computed by ``sla_ticket_opening_levels`` and inserted by ``ticket_create`` together with the
+ticket (one statement on PostgreSQL).
 
 Clocks (working time on the policy's calendar, from ``reported_at``):
 
@@ -19,6 +21,7 @@ and pauses do not move it. Outcomes are frozen when decided (``SlaOutcome``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
@@ -36,7 +39,7 @@ from sla.services.clocks import (
     response_clock,
     vendor_clock,
 )
-from sla.services.escalation import cancel_levels, schedule_levels
+from sla.services.escalation import cancel_levels, fire_due_levels, level_rows, schedule_levels
 from tickets.models import Kind, Status, Ticket, TicketDispatch
 
 
@@ -53,10 +56,18 @@ def sla_ticket_prepare(*, ticket: Ticket) -> set[str]:
     return {"response_due", "resolution_due"}
 
 
-def sla_ticket_opened(*, ticket: Ticket) -> None:
-    """After insert: schedule the escalation levels; fire those already due (grade-1 notice)."""
-    now = current_time()
-    schedule_levels(ticket, sla_config(), metrics=(Metric.RESPONSE, Metric.RESOLUTION), now=now)
+def sla_ticket_opening_levels(*, ticket: Ticket) -> list[EscalationSchedule]:
+    """The escalation levels of a ticket about to be inserted, deadlines set (0 queries warm).
+
+    ``ticket_create`` inserts them along with the ticket (their ``ticket`` is still unset)
+    and then calls ``sla_ticket_opened``.
+    """
+    return level_rows(ticket, sla_config(), metrics=(Metric.RESPONSE, Metric.RESOLUTION))
+
+
+def sla_ticket_opened(*, ticket: Ticket, levels: Iterable[EscalationSchedule]) -> None:
+    """After insert of the ticket and its ``levels``: fire those already due (grade-1 notice)."""
+    fire_due_levels(ticket, levels, now=current_time())
 
 
 def sla_ticket_reclassified(*, ticket: Ticket) -> set[str]:

@@ -4,8 +4,10 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection, transaction
 from django.utils import timezone
 
+from directory import roles
 from opsdesk.errors import (
     InvalidTransition,
     NotFound,
@@ -13,6 +15,8 @@ from opsdesk.errors import (
     StaleVersion,
     ValidationFailed,
 )
+from sla import services as sla
+from sla.selectors import sla_config
 from tests import factories
 from tests.tickets.factories import (
     accepted_ticket,
@@ -22,7 +26,15 @@ from tests.tickets.factories import (
     resolved_ticket,
 )
 from tickets import services
-from tickets.models import EventAction, Kind, Status, Ticket, TicketDispatch, TicketEvent
+from tickets.models import (
+    EventAction,
+    Kind,
+    Status,
+    Ticket,
+    TicketCounter,
+    TicketDispatch,
+    TicketEvent,
+)
 from tickets.services import TicketInput
 
 pytestmark = pytest.mark.django_db
@@ -50,6 +62,114 @@ def test_numbers_follow_the_year_the_user_reported_in():
     reported = timezone.now().replace(year=2025, month=12, day=31, hour=10)
     ticket = make_ticket(reported_at=reported)
     assert ticket.number.startswith("INC-2025-")
+
+
+def test_numbers_grow_past_six_digits_without_being_cut():
+    year = timezone.localtime().year
+    TicketCounter.objects.create(scope=f"INC-{year}", value=999_998)
+
+    assert make_ticket().number == f"INC-{year}-999999"
+    assert make_ticket().number == f"INC-{year}-1000000"
+
+
+def test_a_rolled_back_create_gives_its_number_back():
+    # given a create whose transaction fails after the ticket was inserted
+    def create_then_fail():
+        with transaction.atomic():
+            make_ticket()
+            raise RuntimeError("the request failed later")
+
+    with pytest.raises(RuntimeError):
+        create_then_fail()
+
+    # then the next ticket gets the number again: committed numbers have no gaps
+    assert make_ticket().number.endswith("-000001")
+    assert Ticket.objects.count() == 1
+
+
+def test_create_costs_a_fixed_number_of_queries(django_assert_num_queries):
+    # given a desk agent whose roles are known (read once per request) and a warm SLA snapshot
+    desk = factories.desk_agent()
+    system = factories.BusinessSystemFactory()
+    roles.roles_of(desk)
+    sla_config()
+
+    # then PostgreSQL inserts counter, ticket, event and escalation levels in one statement
+    # (between the SAVEPOINT and RELEASE of the test's transaction); SQLite needs four
+    expected = 3 if connection.vendor == "postgresql" else 6
+    with django_assert_num_queries(expected):
+        ticket = services.ticket_create(
+            actor=desk, data=TicketInput(title="接口超时", grade=2, system=system)
+        )
+    assert ticket.events.get().action == EventAction.CREATED
+    assert ticket.sla_escalations.exists()
+
+
+@pytest.mark.postgres
+def test_one_statement_create_writes_what_the_portable_path_writes():
+    """The PostgreSQL statement and the portable inserts leave the same rows and instance."""
+    desk = factories.desk_agent()
+    system = factories.BusinessSystemFactory()
+    now = timezone.now()
+    year = timezone.localtime(now).year
+
+    def new_ticket() -> tuple[Ticket, list]:
+        ticket = Ticket(
+            kind=Kind.INCIDENT,
+            channel="monitoring",
+            grade=1,
+            title="核心交换机宕机",
+            description="第一行\n第二行",
+            system=system,
+            requester_name="王小明",
+            reported_at=now,
+            owner=desk,
+        )
+        sla.sla_ticket_prepare(ticket=ticket)
+        return ticket, sla.sla_ticket_opening_levels(ticket=ticket)
+
+    # when one ticket is inserted by each path
+    fast, fast_levels = new_ticket()
+    services._insert_new_ticket_postgresql(
+        fast, scope=f"INC-{year}", actor=desk, at=now, levels=fast_levels
+    )
+    slow, slow_levels = new_ticket()
+    services._insert_new_ticket_portable(
+        slow, scope=f"INC-{year}", actor=desk, at=now, levels=slow_levels
+    )
+
+    # then they are numbered in turn from one counter and stand for their rows
+    assert (fast.number, slow.number) == (f"INC-{year}-000001", f"INC-{year}-000002")
+    for ticket in (fast, slow):
+        assert not ticket._state.adding
+        assert ticket._state.db == "default"
+        assert ticket.search_text == f"{ticket.number}\n核心交换机宕机\n第一行\n第二行\n王小明"
+        stored = Ticket.objects.get(pk=ticket.pk)
+        assert stored.search_text == ticket.search_text
+        assert stored.created_at == ticket.created_at and stored.updated_at == ticket.updated_at
+
+    # and the rows are the same but for keys, numbers and insert times
+    def row(ticket: Ticket) -> dict:
+        values = Ticket.objects.filter(pk=ticket.pk).values().get()
+        for name in ("id", "number", "search_text", "created_at", "updated_at"):
+            values.pop(name)
+        return values
+
+    def history(ticket: Ticket) -> list:
+        return list(
+            ticket.events.values(
+                "actor", "action", "at", "from_status", "to_status", "changes", "note"
+            )
+        )
+
+    def levels(ticket: Ticket) -> set:
+        return set(
+            ticket.sla_escalations.values_list("metric", "rule", "dispatch", "due_at", "fired_at")
+        )
+
+    assert row(fast) == row(slow)
+    assert history(fast) == history(slow) != []
+    assert levels(fast) == levels(slow) != set()
 
 
 @pytest.mark.parametrize(
