@@ -6,7 +6,9 @@ below (``is_desk(user)``), never compare group names themselves.
 
 from __future__ import annotations
 
-from django.db import models
+import functools
+
+from django.db import connection, models
 from django.utils.translation import gettext_lazy as _
 
 
@@ -34,13 +36,38 @@ def roles_of(user) -> frozenset[Role]:
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is None:
         valid = {choice.value for choice in Role}
-        names = set(user.groups.values_list("name", flat=True))
-        roles = {Role(name) for name in names if name in valid}
+        roles = {Role(name) for name in _group_names(user) if name in valid}
         if user.is_superuser:
             roles.add(Role.ADMINISTRATOR)
         cached = frozenset(roles)
         setattr(user, _CACHE_ATTR, cached)
     return cached
+
+
+def _group_names(user) -> list[str]:
+    """The names of the user's groups.
+
+    Every request asks this once; the statement is written out because building it with the
+    ORM costs three times what the database takes to answer it.
+    """
+    with connection.cursor() as cursor:
+        # __class__, not type(): request.user is a lazy proxy of the user.
+        cursor.execute(_group_names_sql(user.__class__), [user.pk])
+        return [name for (name,) in cursor.fetchall()]
+
+
+@functools.cache
+def _group_names_sql(user_model) -> str:
+    membership = user_model.groups.through._meta
+    group = membership.get_field("group").related_model._meta
+    quote = connection.ops.quote_name
+    return (
+        f"SELECT g.{quote(group.get_field('name').column)}"
+        f" FROM {quote(group.db_table)} g"
+        f" JOIN {quote(membership.db_table)} m"
+        f" ON m.{quote(membership.get_field('group').column)} = g.{quote(group.pk.column)}"
+        f" WHERE m.{quote(membership.get_field('user').column)} = %s"
+    )
 
 
 def has_role(user, *roles: Role) -> bool:
