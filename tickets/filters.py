@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+import copy
+
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
 from directory.models import BusinessSystem, Vendor
 from tickets.models import Category, Channel, Grade, Kind, Status, Ticket
+
+
+class SharedDeclarations(dict):
+    """Declared filters or form fields that every instance copies only shallowly.
+
+    django-filter deep-copies each declared filter for every filterset, and Django each form
+    field for every form: with the model choice filters' querysets, some 650 objects on every
+    list request (a tenth of the desk list's time). Nothing here changes a filter or a field
+    after its declaration; an instance only sets attributes of its own copy (``parent``,
+    ``model``), so a shallow copy is as good as a deep one.
+    """
+
+    def __deepcopy__(self, memo) -> dict:
+        copies = {}
+        for name, item in self.items():
+            clone = copy.copy(item)
+            if getattr(item, "method", None) is not None:
+                # A method filter proxies to its parent through a helper bound to the filter
+                # itself; setting ``method`` binds a new one to the copy.
+                clone.method = item.method
+            copies[name] = clone
+        return copies
 
 
 class TicketFilter(django_filters.FilterSet):
@@ -51,6 +75,23 @@ class TicketFilter(django_filters.FilterSet):
     class Meta:
         model = Ticket
         fields: list[str] = []
+
+    def __init__(self, *args, **kwargs):
+        cls = type(self)
+        if not isinstance(cls.__dict__.get("base_filters"), SharedDeclarations):
+            cls.base_filters = SharedDeclarations(cls.base_filters)
+        super().__init__(*args, **kwargs)
+
+    def get_form_class(self):
+        # django-filter builds a new form class (and all its fields) for every instance; the
+        # class only depends on the declared filters, so each filterset class builds it once.
+        cls = type(self)
+        form_class = cls.__dict__.get("_form_class")
+        if form_class is None:
+            form_class = super().get_form_class()
+            form_class.base_fields = SharedDeclarations(form_class.base_fields)
+            cls._form_class = form_class
+        return form_class
 
     def filter_open(self, queryset, name, value):
         if value is None:

@@ -16,7 +16,7 @@ from django.urls import reverse
 from tests import factories
 from tests.tickets.factories import make_ticket
 from tickets import selectors
-from tickets.models import Category
+from tickets.models import Category, Ticket
 from tickets.templatetags.ticket_tags import _Query
 
 pytestmark = pytest.mark.django_db
@@ -204,3 +204,32 @@ def test_rows_name_the_engineer_as_everywhere_else(client, desk, names, shown):
 
     assert f"<td>{engineer.display_name}</td>" in row
     assert engineer.display_name == shown
+
+
+def test_each_filterset_gets_its_own_filters_bound_to_itself():
+    from django.http import QueryDict
+
+    from tickets.filters import TicketFilter
+
+    first = TicketFilter(QueryDict("search=甲"), queryset=Ticket.objects.all())
+    second = TicketFilter(QueryDict("search=乙"), queryset=Ticket.objects.all())
+
+    assert first.filters["search"] is not second.filters["search"]
+    assert first.filters["search"].parent is first
+    assert first.filters["search"].filter.f is first.filters["search"]  # the method proxy too
+    assert second.filters["search"].filter.f is second.filters["search"]
+    assert getattr(TicketFilter.base_filters["search"], "parent", None) is None
+    assert "甲" in str(first.qs.query) and "乙" in str(second.qs.query)
+
+
+def test_each_filter_form_gets_its_own_fields():
+    from django.http import QueryDict
+
+    from tickets.filters import TicketFilter
+
+    first = TicketFilter(QueryDict("grade=9"), queryset=Ticket.objects.all()).form
+    second = TicketFilter(QueryDict("grade=1"), queryset=Ticket.objects.all()).form
+
+    assert first.fields["grade"] is not second.fields["grade"]
+    assert not first.is_valid() and "grade" in first.errors
+    assert second.is_valid()

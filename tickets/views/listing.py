@@ -168,16 +168,6 @@ class TicketListFilter(TicketFilter):
     reported_from = django_filters.DateFilter(label=_("报障日期起"), method="filter_reported_from")
     reported_to = django_filters.DateFilter(label=_("报障日期止"), method="filter_reported_to")
 
-    _form_class = None
-
-    def get_form_class(self):
-        # django-filter builds a new form class (and all its fields) for every request; the
-        # class only depends on the declared filters, so build it once per process.
-        cls = type(self)
-        if cls.__dict__.get("_form_class") is None:
-            cls._form_class = super().get_form_class()
-        return cls._form_class
-
     def choice_filters(self) -> list[FilterField]:
         """The status, kind and grade dropdowns of checkboxes."""
         fields = []
