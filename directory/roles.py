@@ -7,6 +7,7 @@ below (``is_desk(user)``), never compare group names themselves.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
 from django.db import connection, models
 from django.utils.translation import gettext_lazy as _
@@ -35,12 +36,19 @@ def roles_of(user) -> frozenset[Role]:
         return frozenset()
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is None:
-        valid = {choice.value for choice in Role}
-        roles = {Role(name) for name in _group_names(user) if name in valid}
-        if user.is_superuser:
-            roles.add(Role.ADMINISTRATOR)
-        cached = frozenset(roles)
-        setattr(user, _CACHE_ATTR, cached)
+        cached = remember_roles(user, _group_names(user))
+    return cached
+
+
+def remember_roles(user, group_names: Iterable[str]) -> frozenset[Role]:
+    """Cache on ``user`` the roles its groups grant, for a loader that read the group names
+    along with the user (``directory.auth``): ``roles_of`` then needs no query."""
+    valid = {choice.value for choice in Role}
+    roles = {Role(name) for name in group_names if name in valid}
+    if user.is_superuser:
+        roles.add(Role.ADMINISTRATOR)
+    cached = frozenset(roles)
+    setattr(user, _CACHE_ATTR, cached)
     return cached
 
 

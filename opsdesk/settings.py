@@ -128,6 +128,8 @@ if DATABASES["default"]["ENGINE"] == "opsdesk.db.postgresql" and env_bool(
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "directory.User"
+# Django's model backend, loading each request's user together with their roles.
+AUTHENTICATION_BACKENDS = ["directory.auth.ModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -243,7 +245,7 @@ OPSDESK_HEARTBEAT_MAX_AGE = timedelta(seconds=env_int("OPSDESK_HEARTBEAT_MAX_AGE
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "directory.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

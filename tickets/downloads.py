@@ -13,9 +13,9 @@ from urllib.parse import quote
 from django.contrib.auth.views import redirect_to_login
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
+from directory.auth import TokenAuthentication
 from opsdesk.errors import NotFound
 from tickets.attachments import attachment_open
 
