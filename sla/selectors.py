@@ -323,10 +323,19 @@ class SlaBadge:
 
     @property
     def title(self) -> str:
+        return self.title_in(timezone.get_current_timezone(), deadline_labels())
+
+    def title_in(self, tz, labels: dict[str, str]) -> str:
+        """``title`` with the zone and ``deadline_labels()`` looked up once per table."""
         if self.due_at is None:
             return ""
-        label = _("响应时限") if self.metric == "response" else _("解决时限")
-        return f"{label} {timezone.localtime(self.due_at):%Y-%m-%d %H:%M}"
+        label = labels["response"] if self.metric == "response" else labels["resolution"]
+        return f"{label} {self.due_at.astimezone(tz):%Y-%m-%d %H:%M}"
+
+
+def deadline_labels() -> dict[str, str]:
+    """The deadlines' names in the current language, by metric."""
+    return {"response": _("响应时限"), "resolution": _("解决时限")}
 
 
 def format_working_minutes(minutes: float) -> str:

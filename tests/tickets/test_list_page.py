@@ -233,3 +233,15 @@ def test_each_filter_form_gets_its_own_fields():
     assert first.fields["grade"] is not second.fields["grade"]
     assert not first.is_valid() and "grade" in first.errors
     assert second.is_valid()
+
+
+def test_a_rows_sla_badge_names_its_deadline_in_local_time(client, desk):
+    from django.utils import timezone
+
+    ticket = make_ticket(actor=desk)
+    row = re.search(rf'<tr data-ticket="{ticket.pk}">.*?</tr>', _list(client), re.S).group(0)
+
+    label, shown = re.search(r'sla-badge[^>]*title="(\S+) ([\d-]+ [\d:]+)"', row).groups()
+    due = ticket.response_due if label == "响应时限" else ticket.resolution_due
+    assert label in ("响应时限", "解决时限")
+    assert shown == f"{timezone.localtime(due):%Y-%m-%d %H:%M}"

@@ -14,7 +14,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from sla.selectors import sla_status
+from sla.selectors import deadline_labels, sla_status
 from tickets.models import Grade, Kind, ResolutionCode, Status, Ticket
 from tickets.selectors import SORTS
 
@@ -262,25 +262,22 @@ _CHECK = (
 _MUTED_DASH = '<span class="text-body-secondary">—</span>'
 
 
-def _local(moment, fmt: str) -> str:
-    return timezone.localtime(moment).strftime(fmt)
-
-
-def _due_cell(ticket, now) -> str:
+def _due_cell(ticket, now, tz, due_labels: dict[str, str]) -> str:
     """The resolution deadline and the SLA badge in working time (``sla.selectors.sla_status``).
 
-    Computed from the row's stored fields: no query per row.
+    Computed from the row's stored fields: no query per row. ``tz`` and the translated
+    ``due_labels`` are looked up once per table (each lookup goes through a context-local).
     """
     due = ticket.resolution_due
     text = (
         _MUTED_DASH
         if due is None
-        else f'<span class="text-nowrap">{_local(due, "%m-%d %H:%M")}</span>'
+        else f'<span class="text-nowrap">{due.astimezone(tz):%m-%d %H:%M}</span>'
     )
     badge = sla_status(ticket, now)
     if badge.state == "none":
         return text
-    title = escape(badge.title)
+    title = escape(badge.title_in(tz, due_labels))
     return (
         f'{text} <span class="badge text-bg-light border sla-badge {badge.css_class}" '
         f'data-sla="{escape(badge.state)}" title="{title}">{escape(str(badge.label))}</span>'
@@ -296,6 +293,8 @@ def ticket_rows(tickets, *, bulk=False, hide_vendor=False, empty="") -> str:
     Every piece of data is escaped with ``html.escape``; labels are translated once per table.
     """
     now = timezone.now()
+    tz = timezone.get_current_timezone()
+    due_labels = deadline_labels()
     base = reverse("tickets:list")
     kinds = {key: escape(str(label)) for key, label in KIND_LABELS.items()}
     statuses = {key: escape(str(label)) for key, label in STATUS_LABELS.items()}
@@ -330,8 +329,8 @@ def ticket_rows(tickets, *, bulk=False, hide_vendor=False, empty="") -> str:
                 system=escape(ticket.system_name or "—"),
                 vendor=vendor,
                 engineer=engineer,
-                reported=_local(ticket.reported_at, "%Y-%m-%d %H:%M"),
-                due=_due_cell(ticket, now),
+                reported=f"{ticket.reported_at.astimezone(tz):%Y-%m-%d %H:%M}",
+                due=_due_cell(ticket, now, tz, due_labels),
             )
         )
     if not rows:
