@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
@@ -50,12 +53,36 @@ def check_worker() -> dict:
     }
 
 
+logger = logging.getLogger(__name__)
+
+
 @never_cache
 @require_GET
 def healthz(request):
     checks = {"database": check_database(), "broker": check_broker(), "worker": check_worker()}
     healthy = all(check["ok"] for check in checks.values())
+    _log_change(checks)
     return JsonResponse(
         {"status": "ok" if healthy else "unhealthy", "checks": checks},
         status=200 if healthy else 503,
     )
+
+
+# What the last probe in this process found failing: a load balancer probes every few seconds,
+# and the log should say when the state changes, not repeat it on every probe.
+_last_failing: frozenset[str] = frozenset()
+_last_failing_lock = threading.Lock()
+
+
+def _log_change(checks: dict) -> None:
+    global _last_failing
+    failing = frozenset(name for name, check in checks.items() if not check["ok"])
+    with _last_failing_lock:
+        changed, _last_failing = failing != _last_failing, failing
+    if not changed:
+        return
+    if failing:
+        reasons = {name: checks[name].get("error", "stale") for name in sorted(failing)}
+        logger.warning("unhealthy: %s", reasons, extra={"failing": sorted(failing)})
+    else:
+        logger.info("healthy again")

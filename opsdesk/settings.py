@@ -288,8 +288,12 @@ LOGGING = {
             "formatter": env_str("OPSDESK_LOG_FORMAT", "json"),
         }
     },
+    "filters": {"skip_unhealthy_probes": {"()": "opsdesk.log_filters.SkipUnhealthyProbes"}},
     "root": {"handlers": ["stdout"], "level": env_str("OPSDESK_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["skip_unhealthy_probes"]},
+    },
 }
 
 # Opsdesk application settings.
