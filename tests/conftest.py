@@ -6,6 +6,7 @@ machine without them — and fail instead when ``CI=true``, so CI can never pass
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import signal
@@ -186,3 +187,19 @@ def celery_worker_process(transactional_db, tmp_path):
     worker = WorkerProcess(env)
     yield worker
     worker.stop()
+
+
+@pytest.fixture
+def sla_defaults(transactional_db):
+    """The default calendars, policies and rules, for tests on a transactional database.
+
+    Transactional tests flush every table afterwards, so the rows the data migration seeded
+    are gone for the transactional tests that follow; seeding again is idempotent.
+    """
+    from django.apps import apps
+
+    from sla.selectors import sla_config_invalidate
+
+    seed = importlib.import_module("sla.migrations.0002_seed_defaults").seed
+    seed(apps, None)
+    sla_config_invalidate()

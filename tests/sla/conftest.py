@@ -1,13 +1,8 @@
-"""SLA test fixtures: every test starts from the seeded configuration, read fresh."""
+"""SLA test fixtures (`sla_defaults` is in tests/conftest.py, shared with the ticket tests)."""
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
-from django.apps import apps
-
-from sla.selectors import sla_config_invalidate
 
 
 @pytest.fixture
@@ -25,15 +20,3 @@ def dead_broker(monkeypatch):
     celery_app.conf.broker_url = url
     yield url
     celery_app.conf.broker_url = saved
-
-
-@pytest.fixture
-def sla_defaults(transactional_db):
-    """The default calendars, policies and rules, for tests on a transactional database.
-
-    Transactional tests flush every table afterwards, so the rows the data migration seeded
-    are gone for the transactional tests that follow; seeding again is idempotent.
-    """
-    seed = importlib.import_module("sla.migrations.0002_seed_defaults").seed
-    seed(apps, None)
-    sla_config_invalidate()

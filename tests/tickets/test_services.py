@@ -1,5 +1,6 @@
 """Ticket lifecycle services: transitions, guards, history, concurrency, permissions."""
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -85,6 +86,37 @@ def test_a_rolled_back_create_gives_its_number_back():
     # then the next ticket gets the number again: committed numbers have no gaps
     assert make_ticket().number.endswith("-000001")
     assert Ticket.objects.count() == 1
+
+
+@pytest.mark.postgres
+def test_concurrent_creates_get_unique_numbers_without_gaps(sla_defaults):
+    # given eight desk agents logging calls at the same moment, each on its own connection
+    system = factories.BusinessSystemFactory()
+    agents = [factories.desk_agent() for _ in range(8)]
+    start = threading.Barrier(len(agents))
+    numbers, errors = [], []
+
+    def log_calls(agent) -> None:
+        try:
+            start.wait()
+            for _ in range(10):
+                numbers.append(make_ticket(actor=agent, system=system).number)
+        except Exception as exc:  # reported below: a thread's exception would be lost
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=log_calls, args=(agent,)) for agent in agents]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then the 80 tickets are numbered 1..80, each number once
+    assert errors == []
+    year = timezone.localtime().year
+    assert sorted(numbers) == [f"INC-{year}-{n:06d}" for n in range(1, 81)]
+    assert Ticket.objects.filter(number__in=numbers).count() == 80
 
 
 def test_create_costs_a_fixed_number_of_queries(django_assert_num_queries):
