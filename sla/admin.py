@@ -27,7 +27,7 @@ from sla.models import (
     WorkingPeriod,
 )
 from sla.selectors import calendar_data_warning
-from sla.services import escalation_rule_saved, sla_config_changed
+from sla.services import escalation_rule_saved, sla_calendar_changed, sla_config_changed
 
 
 class ConfigChangeMixin:
@@ -107,8 +107,33 @@ class CalendarOverrideInline(admin.TabularInline):
     ordering = ["-date"]
 
 
+class CalendarChangeMixin:
+    """Admin for a calendar or its exception dates: open tickets' deadlines follow each edit."""
+
+    def calendar_code_of(self, obj) -> str:
+        return obj.code
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)  # after the inlines, if any
+        self._changed(request, [form.instance])
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        self._changed(request, [obj])
+
+    def delete_queryset(self, request, queryset):
+        objects = list(queryset)
+        super().delete_queryset(request, queryset)
+        self._changed(request, objects)
+
+    def _changed(self, request, objects) -> None:
+        for code in sorted({self.calendar_code_of(obj) for obj in objects}):
+            sla_calendar_changed(calendar_code=code)
+        messages.info(request, _("未结束工单的时限将按调整后的日历在后台重新计算。"))
+
+
 @admin.register(Calendar)
-class CalendarAdmin(ConfigChangeMixin, admin.ModelAdmin):
+class CalendarAdmin(CalendarChangeMixin, ConfigChangeMixin, admin.ModelAdmin):
     list_display = ["code", "name", "timezone", "always_open", "use_statutory_holidays"]
     list_filter = ["always_open", "use_statutory_holidays"]
     search_fields = ["code", "name"]
@@ -123,13 +148,16 @@ class CalendarAdmin(ConfigChangeMixin, admin.ModelAdmin):
 
 
 @admin.register(CalendarOverride)
-class CalendarOverrideAdmin(ConfigChangeMixin, admin.ModelAdmin):
+class CalendarOverrideAdmin(CalendarChangeMixin, ConfigChangeMixin, admin.ModelAdmin):
     list_display = ["date", "calendar", "kind", "note"]
     list_filter = ["calendar", "kind"]
     search_fields = ["note"]
     date_hierarchy = "date"
     list_select_related = ["calendar"]
     ordering = ["-date"]
+
+    def calendar_code_of(self, obj) -> str:
+        return obj.calendar.code
 
 
 @admin.register(SlaPolicy)

@@ -10,9 +10,10 @@
 """
 
 from sla.selectors import sla_status
-from sla.services.config import escalation_rule_saved, sla_config_changed
+from sla.services.config import escalation_rule_saved, sla_calendar_changed, sla_config_changed
 from sla.services.escalation import escalation_sweep
 from sla.services.hooks import (
+    sla_deadlines,
     sla_dispatch_accepted,
     sla_ticket_dispatched,
     sla_ticket_finished,
@@ -30,6 +31,7 @@ from sla.services.hooks import (
 __all__ = [
     "escalation_rule_saved",
     "escalation_sweep",
+    "sla_calendar_changed",
     "sla_config_changed",
     "sla_dispatch_accepted",
     "sla_status",
@@ -39,6 +41,7 @@ __all__ = [
     "sla_ticket_opening_levels",
     "sla_ticket_paused",
     "sla_ticket_prepare",
+    "sla_deadlines",
     "sla_ticket_reclassified",
     "sla_ticket_reopened",
     "sla_ticket_resolved",

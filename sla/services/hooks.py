@@ -21,9 +21,11 @@ and pauses do not move it. Outcomes are frozen when decided (``SlaOutcome``).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from opsdesk.clock import now as current_time
 from sla.calendar import BusinessCalendar, working_minutes_between
@@ -80,20 +82,10 @@ def sla_ticket_reclassified(*, ticket: Ticket) -> set[str]:
     """
     now = current_time()
     config = sla_config()
-    changed: set[str] = set()
-    if ticket.responded_at is None:
-        response = response_clock(ticket, config)
-        ticket.response_due = response.due_at() if response else None
-        changed.add("response_due")
-    policy = policy_of(ticket, config)
-    if policy is not None and policy.resolution_minutes:
-        calendar = config.calendar(policy.calendar_code)
-        ticket.paused_working_seconds = _paused_seconds(ticket, calendar)
-        ticket.resolution_due = policy_resolution_clock(ticket, config).due_at()
-        changed |= {"paused_working_seconds", "resolution_due"}
-    elif ticket.kind != Kind.TASK:
-        ticket.resolution_due = None
-        changed.add("resolution_due")
+    deadlines = sla_deadlines(ticket=ticket)
+    for name, value in deadlines.items():
+        setattr(ticket, name, value)
+    changed = set(deadlines)
     dispatch = TicketDispatch.objects.filter(
         ticket=ticket, ended_at__isnull=True, accepted_at__isnull=True
     ).first()
@@ -103,6 +95,31 @@ def sla_ticket_reclassified(*, ticket: Ticket) -> set[str]:
         dispatch.save(update_fields=["response_due"])
     schedule_levels(ticket, config, metrics=ALL_METRICS, now=now, dispatch=dispatch, replace=True)
     return changed
+
+
+def sla_deadlines(*, ticket: Ticket) -> dict[str, Any]:
+    """The ticket's SLA fields as the current configuration computes them, not applied.
+
+    Only the fields it would set: the response deadline while unanswered; the resolution
+    deadline with the paused working time re-measured (on the policy's calendar) from the
+    stored pause intervals, unless the ticket is a task, which keeps the desk's date.
+    """
+    config = sla_config()
+    deadlines: dict[str, Any] = {}
+    if ticket.responded_at is None:
+        response = response_clock(ticket, config)
+        deadlines["response_due"] = response.due_at() if response else None
+    policy = policy_of(ticket, config)
+    if policy is not None and policy.resolution_minutes:
+        calendar = config.calendar(policy.calendar_code)
+        # the clock reads paused_working_seconds from the ticket: measure it first, on a copy
+        remeasured = copy.copy(ticket)
+        remeasured.paused_working_seconds = _paused_seconds(ticket, calendar)
+        deadlines["paused_working_seconds"] = remeasured.paused_working_seconds
+        deadlines["resolution_due"] = policy_resolution_clock(remeasured, config).due_at()
+    elif ticket.kind != Kind.TASK:
+        deadlines["resolution_due"] = None
+    return deadlines
 
 
 def sla_ticket_dispatched(*, ticket: Ticket, dispatch: TicketDispatch) -> None:
