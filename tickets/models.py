@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from directory.models import BusinessSystem, Vendor
 from opsdesk.models import TimeStampedModel
@@ -445,7 +446,7 @@ class EventAction(models.TextChoices):
     REASSIGNED = "reassigned", _("改派")
     ACCEPTED = "accepted", _("接单响应")
     STARTED = "started", _("开始处理")
-    PENDED = "pended", _("挂起")
+    PENDED = "pended", pgettext_lazy("action", "挂起")
     RESUMED = "resumed", _("恢复处理")
     RESOLVED = "resolved", _("解决")
     CLOSED = "closed", _("关闭")

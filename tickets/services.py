@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Field
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from directory.models import BusinessSystem, User, Vendor
 from opsdesk import clock
@@ -118,7 +119,7 @@ def _action_label(action: str) -> str:
         Action.ASSIGN: _("派单"),
         Action.ACCEPT: _("接单"),
         Action.START: _("开始处理"),
-        Action.PEND: _("挂起"),
+        Action.PEND: pgettext("action", "挂起"),  # the verb: "Pending" is the state
         Action.RESUME: _("恢复处理"),
         Action.RESOLVE: _("解决"),
         Action.CLOSE: _("关闭"),

@@ -195,6 +195,7 @@ def test_committed_mo_matches_the_po(tmp_path):
 # Aliases, so that makemessages does not pick up this file's literals as msgids.
 translate = translation.gettext
 translate_plural = translation.ngettext
+translate_in_context = translation.pgettext
 
 
 def test_key_strings_render_in_english():
@@ -202,7 +203,8 @@ def test_key_strings_render_in_english():
         assert translate("工单") == "Tickets"
         assert translate("服务台工作台") == "Service desk home"
         assert translate("登记来电") == "Log call"
-        assert translate("挂起") == "Pending"
+        assert translate("挂起") == "Pending"  # the state
+        assert translate_in_context("action", "挂起") == "Put on hold"  # the verb
         assert translate("您好，%(name)s") % {"name": "Li"} == "Hello, Li"
         message = "%(count)d 条通知已标为已读。"
         assert translate_plural(message, message, 1) % {"count": 1} == (

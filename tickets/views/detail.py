@@ -12,7 +12,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from opsdesk.errors import Conflict, DomainError
@@ -74,7 +74,7 @@ ACTIONS = {
         ActionSpec(
             Action.CLOSE, gettext_lazy("关闭"), ActionForm, services.ticket_close, "btn-success"
         ),
-        ActionSpec(Action.PEND, gettext_lazy("挂起"), ReasonForm, services.ticket_pend),
+        ActionSpec(Action.PEND, pgettext_lazy("action", "挂起"), ReasonForm, services.ticket_pend),
         ActionSpec(Action.REGRADE, gettext_lazy("调整级别"), RegradeForm, services.ticket_regrade),
         ActionSpec(Action.REOPEN, gettext_lazy("重新打开"), ReasonForm, services.ticket_reopen),
         ActionSpec(
