@@ -18,6 +18,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from django.utils import translation
 
 from tests.conftest import ROOT, missing
@@ -215,3 +216,16 @@ def test_key_strings_render_in_english():
         )
     with translation.override("zh-hans"):
         assert translate("工单") == "工单"
+
+
+@pytest.mark.django_db
+def test_labels_are_followed_by_the_languages_own_colon(client):
+    from tests import factories
+
+    client.force_login(factories.desk_agent())
+    client.cookies["django_language"] = "en"
+
+    html = client.get("/tickets/", {"system": "no-such-system"}).content.decode()
+
+    assert "Business system: All" in html
+    assert "：" not in html
