@@ -62,6 +62,25 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     terminalreporter.write_line(f"opsdesk: the suite ran on database={engine}")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_broker_database_per_test_process():
+    """Under ``pytest -n`` each test process publishes to, and starts its live workers on, its
+    own Redis database: on a shared queue one process's worker would run the other's tasks
+    against the wrong test database. Set before the first task is published."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker or not broker_is_redis():
+        yield
+        return
+    from opsdesk.celery import app as celery_app
+
+    url = urlparse(settings.CELERY_BROKER_URL)
+    base = int(url.path.strip("/") or 0)
+    own = url._replace(path=f"/{(base + 1 + int(worker.removeprefix('gw'))) % 16}").geturl()
+    # Celery prefers $CELERY_BROKER_URL over its configuration: set both.
+    settings.CELERY_BROKER_URL = celery_app.conf.broker_url = os.environ["CELERY_BROKER_URL"] = own
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _service_requirements(request):
     if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
