@@ -36,6 +36,10 @@ class NotificationQuerySet(models.QuerySet):
     def unread(self) -> NotificationQuerySet:
         return self.filter(read_at__isnull=True)
 
+    def expired(self, *, read_before: datetime, created_before: datetime) -> NotificationQuerySet:
+        """Read before ``read_before``, or created (read or not) before ``created_before``."""
+        return self.filter(Q(read_at__lt=read_before) | Q(created_at__lt=created_before))
+
 
 class Notification(models.Model):
     """One in-app notification (站内通知) for one user; ``read_at`` is set once, when read."""
@@ -170,6 +174,14 @@ class DeliveryStatus(models.TextChoices):
 
 
 class DeliveryQuerySet(models.QuerySet):
+    def finished(self) -> DeliveryQuerySet:
+        """Sent, or failed for good: nothing will send these again (unless requeued by hand)."""
+        return self.filter(status__in=[DeliveryStatus.SENT, DeliveryStatus.FAILED])
+
+    def unfinished(self) -> DeliveryQuerySet:
+        """Pending (first attempt or waiting for a retry) or being sent by a worker."""
+        return self.filter(status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING])
+
     def due(self, *, now: datetime, first_attempt_grace, stale_after) -> DeliveryQuerySet:
         """Deliveries the outbox sweep should (re)enqueue at ``now``.
 

@@ -6,7 +6,7 @@ import functools
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from notifications.models import Delivery, Notification
 
@@ -69,5 +69,32 @@ def deliveries_due(
             now=now, first_attempt_grace=first_attempt_grace, stale_after=stale_after
         )
         .order_by("next_attempt_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def deliveries_expired_ids(*, created_before: datetime, after_id: int, limit: int) -> list[int]:
+    """Ids above ``after_id`` of finished deliveries created before ``created_before``, in order."""
+    return list(
+        Delivery.objects.finished()
+        .filter(created_at__lt=created_before, pk__gt=after_id)
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def notifications_expired_ids(
+    *, read_before: datetime, created_before: datetime, after_id: int, limit: int
+) -> list[int]:
+    """Ids above ``after_id`` of notifications past retention, in order.
+
+    A notification with a delivery still pending or being sent is left out: the worker needs
+    the row (and the admin its log) until the delivery has finished.
+    """
+    unfinished = Delivery.objects.unfinished().filter(notification=OuterRef("pk"))
+    return list(
+        Notification.objects.expired(read_before=read_before, created_before=created_before)
+        .filter(~Exists(unfinished), pk__gt=after_id)
+        .order_by("id")
         .values_list("id", flat=True)[:limit]
     )

@@ -15,6 +15,8 @@ Delivery is a transactional outbox (发件箱):
    attempts whose publish was lost, retries whose backoff has elapsed, and claims left behind
    by a worker that died mid-send. Escalations missed while Redis was down go out once it is
    back.
+5. ``notifications_purge`` (Celery beat, nightly) deletes notifications and finished
+   deliveries past retention, so neither table grows without bound.
 
 Sending is at-least-once only across a worker crash after the robot accepted the message but
 before the row was marked sent; two live workers never send the same row twice.
@@ -29,8 +31,9 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.core.exceptions import ImproperlyConfigured
+from django.db import router, transaction
+from django.db.models import Exists, F, OuterRef, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -67,6 +70,9 @@ SWEEP_BATCH_SIZE = 500
 # worker-oriented broker timeouts (a silent Redis would otherwise block for socket_timeout).
 PUBLISH_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1, "max_retries": 0}
 EMAIL_SUBJECT_PREFIX = "[Opsdesk] "
+# Retention deletes this many ids per DELETE, each batch in its own transaction: a backlog on
+# a big table never holds row locks, or one huge transaction, for long.
+PURGE_BATCH_SIZE = 5000
 
 
 @dataclass(frozen=True)
@@ -396,3 +402,89 @@ def notification_mark_read(*, user, notification_id: int) -> Notification:
 def notifications_mark_all_read(*, user) -> int:
     """Mark every unread notification of ``user`` read; returns how many changed."""
     return Notification.objects.for_recipient(user).unread().update(read_at=timezone.now())
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    notifications: int
+    deliveries: int
+
+
+def notifications_purge(*, now: datetime) -> PurgeResult:
+    """Delete what is past retention at ``now``; the body of the nightly ``purge_old`` task.
+
+    - Finished deliveries (sent, or failed for good) created more than
+      ``OPSDESK_NOTIFICATION_RETENTION_DAYS`` ago. Pending and sending ones are never deleted.
+    - Notifications read more than ``OPSDESK_NOTIFICATION_RETENTION_DAYS`` ago, and any, read
+      or not, created more than ``OPSDESK_NOTIFICATION_MAX_AGE_DAYS`` ago, together with their
+      finished deliveries. One that still has an unfinished delivery is kept until a later run.
+
+    Deletes at most ``PURGE_BATCH_SIZE`` rows per statement, each batch in its own transaction,
+    walking ids upwards so that rows it keeps are not read again. Call it outside a transaction
+    (inside one, the batches would share it and hold their locks to the end). Idempotent: a
+    second run at the same ``now`` deletes nothing. Raises ``ImproperlyConfigured`` when a
+    retention setting is below one day. Returns the numbers of rows deleted.
+    """
+    read_days = settings.OPSDESK_NOTIFICATION_RETENTION_DAYS
+    max_age_days = settings.OPSDESK_NOTIFICATION_MAX_AGE_DAYS
+    if read_days < 1 or max_age_days < 1:
+        # 0 or a negative value would delete notifications read a moment ago (or all of them).
+        raise ImproperlyConfigured(
+            "OPSDESK_NOTIFICATION_RETENTION_DAYS and OPSDESK_NOTIFICATION_MAX_AGE_DAYS must be"
+            f" at least 1 (got {read_days} and {max_age_days})."
+        )
+    read_before = now - timedelta(days=read_days)
+    deliveries = _purge_deliveries(created_before=read_before)
+    notifications, cascaded = _purge_notifications(
+        read_before=read_before, created_before=now - timedelta(days=max_age_days)
+    )
+    result = PurgeResult(notifications=notifications, deliveries=deliveries + cascaded)
+    logger.info(
+        "notifications: purged %d notifications and %d deliveries past retention",
+        result.notifications,
+        result.deliveries,
+    )
+    return result
+
+
+def _purge_deliveries(*, created_before: datetime) -> int:
+    deleted, after_id = 0, 0
+    while ids := selectors.deliveries_expired_ids(
+        created_before=created_before, after_id=after_id, limit=PURGE_BATCH_SIZE
+    ):
+        with transaction.atomic():
+            # finished() again: an admin may have requeued a failed one since it was selected.
+            # Nothing refers to a delivery, so this is a single DELETE (no cascade collector).
+            deleted += Delivery.objects.filter(pk__in=ids).finished().delete()[0]
+        if len(ids) < PURGE_BATCH_SIZE:
+            break
+        after_id = ids[-1]
+    return deleted
+
+
+def _purge_notifications(*, read_before: datetime, created_before: datetime) -> tuple[int, int]:
+    """Returns (notifications, deliveries) deleted."""
+    notifications = deliveries = 0
+    after_id = 0
+    using = router.db_for_write(Notification)
+    while ids := selectors.notifications_expired_ids(
+        read_before=read_before,
+        created_before=created_before,
+        after_id=after_id,
+        limit=PURGE_BATCH_SIZE,
+    ):
+        with transaction.atomic(using=using):
+            deliveries += Delivery.objects.filter(notification_id__in=ids).finished().delete()[0]
+            # A raw DELETE, not QuerySet.delete(): for the CASCADE from Delivery, Django's
+            # collector would load every row and delete them 100 ids per statement. Deleting
+            # only notifications left without any delivery keeps the foreign key intact: one
+            # whose delivery an admin requeued after the selection still has it, and stays.
+            notifications += (
+                Notification.objects.filter(pk__in=ids)
+                .filter(~Exists(Delivery.objects.filter(notification=OuterRef("pk"))))
+                ._raw_delete(using)
+            )
+        if len(ids) < PURGE_BATCH_SIZE:
+            break
+        after_id = ids[-1]
+    return notifications, deliveries

@@ -20,3 +20,9 @@ def deliver(delivery_id: int) -> None:
 @shared_task(name="notifications.tasks.sweep_deliveries", acks_late=True, ignore_result=True)
 def sweep_deliveries() -> None:
     services.deliveries_sweep(now=timezone.now())
+
+
+@shared_task(name="notifications.tasks.purge_old", acks_late=True, ignore_result=True)
+def purge_old() -> None:
+    """Nightly retention; deleting what is already gone is a no-op, so a rerun is harmless."""
+    services.notifications_purge(now=timezone.now())

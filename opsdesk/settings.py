@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 from opsdesk.env import env_bool, env_int, env_list, env_str, require
@@ -243,6 +244,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 55},
     },
+    # Notification retention: at night (TIME_ZONE), delete notifications and finished
+    # deliveries past OPSDESK_NOTIFICATION_RETENTION_DAYS / _MAX_AGE_DAYS, in small batches.
+    # Idempotent; a run no worker picked up by morning expires and the next night catches up.
+    "notifications-purge": {
+        "task": "notifications.tasks.purge_old",
+        "schedule": crontab(hour=3, minute=30),
+        "options": {"expires": 3 * 60 * 60},
+    },
 }
 OPSDESK_HEARTBEAT_MAX_AGE = timedelta(seconds=env_int("OPSDESK_HEARTBEAT_MAX_AGE", 120))
 
@@ -324,6 +333,10 @@ OPSDESK_API_MAX_PAGE_SIZE = env_int("OPSDESK_API_MAX_PAGE_SIZE", 200)
 OPSDESK_SITE_URL = (env_str("OPSDESK_SITE_URL", "") or "").rstrip("/")
 OPSDESK_WEBHOOKS_ENABLED = env_bool("OPSDESK_WEBHOOKS_ENABLED", True)
 OPSDESK_EMAIL_NOTIFICATIONS_ENABLED = env_bool("OPSDESK_EMAIL_NOTIFICATIONS_ENABLED", True)
+# Retention (days): read notifications and finished e-mail/robot deliveries are deleted after
+# the first, every notification, read or not, after the second (the nightly purge).
+OPSDESK_NOTIFICATION_RETENTION_DAYS = env_int("OPSDESK_NOTIFICATION_RETENTION_DAYS", 90)
+OPSDESK_NOTIFICATION_MAX_AGE_DAYS = env_int("OPSDESK_NOTIFICATION_MAX_AGE_DAYS", 365)
 
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
