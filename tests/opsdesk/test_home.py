@@ -210,7 +210,10 @@ def test_home_query_count_does_not_grow_with_tickets(client, role):
     few = _queries(client)
     _grow(45, vendor, requester)
 
-    assert _queries(client) == few
+    # The vendor's list is sorted by a nullable deadline: a short one also reads the (empty)
+    # range of tickets without one, a full page does not. Never more queries with more rows.
+    many = _queries(client)
+    assert many == few if role != "vendor" else many in (few, few - 1)
 
 
 def test_vendor_home_pages_with_keyset_cursors(client):

@@ -99,3 +99,27 @@ def test_previous_page_is_the_page_before(tickets, field, descending):
 def test_garbage_cursor_is_a_validation_error():
     with pytest.raises(ValidationFailed):
         decode_cursor("not-a-cursor")
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("at_null", [False, True])
+def test_a_page_of_a_nullable_column_reads_index_ranges_not_or_is_null(
+    tickets, descending, at_null
+):
+    # given a cursor in the graded rows or in the NULL (ungraded) ones
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from opsdesk.keyset import encode_cursor
+
+    row = next(t for t in tickets if (t.grade is None) == at_null)
+    cursor = encode_cursor(row.grade, row.pk)
+
+    with CaptureQueriesContext(connection) as captured:
+        paginate(
+            Ticket.objects.all(), field="grade", descending=descending, page_size=3, after=cursor
+        )
+
+    # then no statement combines the two ranges with OR (no index serves that)
+    assert captured
+    assert all(" OR " not in query["sql"] for query in captured)
