@@ -34,17 +34,17 @@ class SharedDeclarations(dict):
 
 
 class TicketFilter(django_filters.FilterSet):
-    # distinct=False: these are plain columns, and django-filter's default SELECT DISTINCT makes
-    # PostgreSQL sort every matching row (all columns) before the LIMIT of a page.
     status = django_filters.MultipleChoiceFilter(
-        label=_("状态"), choices=Status.choices, distinct=False
+        label=_("状态"), choices=Status.choices, method="filter_literal_in"
     )
     kind = django_filters.MultipleChoiceFilter(
-        label=_("类型"), choices=Kind.choices, distinct=False
+        label=_("类型"), choices=Kind.choices, method="filter_literal_in"
     )
     grade = django_filters.MultipleChoiceFilter(
-        label=_("故障级别"), choices=Grade.choices, distinct=False
+        label=_("故障级别"), choices=Grade.choices, method="filter_literal_in"
     )
+    # distinct=False: django-filter's default SELECT DISTINCT sorts every matching row (all
+    # columns) before the page's LIMIT.
     channel = django_filters.MultipleChoiceFilter(
         label=_("来源渠道"), choices=Channel.choices, distinct=False
     )
@@ -92,6 +92,11 @@ class TicketFilter(django_filters.FilterSet):
             form_class.base_fields = SharedDeclarations(form_class.base_fields)
             cls._form_class = form_class
         return form_class
+
+    def filter_literal_in(self, queryset, name, value):
+        # Statuses, kinds and grades are skewed: each chosen set gets a plan of its own
+        # (opsdesk.lookups.LiteralIn). No SELECT DISTINCT either, unlike django-filter's default.
+        return queryset.filter(**{f"{name}__literal_in": value}) if value else queryset
 
     def filter_open(self, queryset, name, value):
         if value is None:

@@ -123,7 +123,7 @@ class TicketCounter(models.Model):
 
 class TicketQuerySet(models.QuerySet):
     def open(self) -> TicketQuerySet:
-        return self.filter(status__in=OPEN_STATUSES)
+        return self.filter(status__literal_in=OPEN_STATUSES)
 
     def of_vendor(self, vendor_id: int) -> TicketQuerySet:
         return self.filter(vendor_id=vendor_id)

@@ -13,7 +13,6 @@ from directory import roles
 from directory.models import BusinessSystem, Vendor
 from tickets import access
 from tickets.models import (
-    OPEN_STATUSES,
     Category,
     EventAction,
     Status,
@@ -98,7 +97,7 @@ def queue_counts(user, *, now: datetime) -> QueueCounts:
     )
     totals = (
         access.visible_tickets(user)
-        .filter(status__in=OPEN_STATUSES)
+        .open()
         .aggregate(
             unassigned=Count("id", filter=Q(status=Status.NEW)),
             mine=Count("id", filter=Q(owner_id=user.pk) | Q(engineer_id=user.pk)),
@@ -121,15 +120,15 @@ def apply_queue(qs: QuerySet[Ticket], queue: str | None, user, *, now: datetime)
     if not queue:
         return qs
     if queue == "unassigned":
-        return qs.filter(status=Status.NEW)
+        return qs.filter(status__literal_in=[Status.NEW])
     if queue == "mine":
         return qs.open().filter(Q(owner_id=user.pk) | Q(engineer_id=user.pk))
     if queue == "breaching_soon":
         return qs.breaching(at=now, within_minutes=BREACHING_SOON_MINUTES)
     if queue == "pending":
-        return qs.filter(status=Status.PENDING)
+        return qs.filter(status__literal_in=[Status.PENDING])
     if queue.startswith("grade_") and queue[-1] in "123":
-        return qs.open().filter(grade=int(queue[-1]))
+        return qs.open().filter(grade__literal_in=[int(queue[-1])])
     return qs
 
 
@@ -177,7 +176,7 @@ def vendor_open_tickets(user) -> QuerySet[Ticket]:
     """A vendor's open tickets, nearest deadline first."""
     if not roles.is_vendor_staff(user):
         return Ticket.objects.none()
-    return ticket_list(user).filter(status__in=OPEN_STATUSES).order_by("resolution_due", "id")
+    return ticket_list(user).open().order_by("resolution_due", "id")
 
 
 def requester_tickets(user) -> QuerySet[Ticket]:

@@ -56,12 +56,3 @@ def test_a_stored_datetime_round_trips_exactly():
 
     assert value == moment
     assert null is None
-
-
-def test_prepared_statements_are_planned_for_their_actual_parameters(settings):
-    if settings.DATABASES["default"]["OPTIONS"].get("prepare_threshold") is None:
-        pytest.skip("prepared statements are off (OPSDESK_DB_PREPARED=false)")
-
-    (mode,) = _select("SHOW plan_cache_mode")
-
-    assert mode == "force_custom_plan"

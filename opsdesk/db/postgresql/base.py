@@ -1,5 +1,4 @@
-"""Django's PostgreSQL backend, reading ``timestamptz`` values with psycopg's C parser, and
-planning prepared statements for their actual parameters.
+"""Django's PostgreSQL backend, reading ``timestamptz`` values with psycopg's C parser.
 
 Django registers its own ``timestamptz`` loader on every connection (to pin the connection's
 time zone on each value) and derives it from psycopg's pure-Python loader, so even with
@@ -7,13 +6,6 @@ psycopg-binary installed every datetime read goes through a Python regular expre
 3 µs a value, and one page of the ticket list reads some 150 of them. The loader below parses
 with the optimised loader and then does exactly what Django's does. Django ticket #36960,
 psycopg issue #1273. ``settings.py`` selects this backend for ``postgres://`` URLs.
-
-With prepared statements on (``OPSDESK_DB_PREPARED``), PostgreSQL switches a statement to a
-generic plan after five runs, planned for average parameter values. Ticket statuses are skewed
-(most tickets are closed, few are new), and for ``status = $1 ORDER BY id DESC LIMIT 26`` the
-generic plan walks the primary key: the desk's "unassigned" queue took 190 ms on a million
-tickets instead of 3. Each connection therefore asks for custom plans: a statement is still
-parsed once, and planned (~0.3 ms) with its real values.
 """
 
 from __future__ import annotations
@@ -59,9 +51,3 @@ class DatabaseWrapper(base.DatabaseWrapper):
         params = super().get_connection_params()
         params["context"] = adapters_with_fast_tz_loader(params["context"], self.timezone)
         return params
-
-    def init_connection_state(self):
-        super().init_connection_state()
-        if self.settings_dict["OPTIONS"].get("prepare_threshold") is not None:
-            with self.connection.cursor() as cursor:
-                cursor.execute("SET plan_cache_mode = force_custom_plan")
