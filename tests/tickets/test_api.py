@@ -422,6 +422,24 @@ def test_list_is_newest_first_by_default_and_orders_by_whitelist(desk):
     assert order(ordering="updated_at")[0] == first.pk
 
 
+def test_ties_break_by_id_in_the_sorts_direction_and_not_null_columns_say_nothing_of_nulls(desk):
+    # so that one index serves each order: ``reported_at DESC NULLS LAST, id DESC`` kept
+    # PostgreSQL from reading the (reported_at, id) index backwards
+    make_ticket(actor=desk)
+    client = api(desk)
+
+    with CaptureQueriesContext(connection) as captured:
+        client.get(url(LIST), {"ordering": "reported_at"})
+        client.get(url(LIST), {"ordering": "-reported_at"})
+        client.get(url(LIST), {"ordering": "resolution_due"})
+
+    pages = [q["sql"] for q in captured if "ORDER BY" in q["sql"] and "LIMIT" in q["sql"]]
+    ascending, descending, deadline = (sql.split("ORDER BY")[1] for sql in pages[-3:])
+    assert "NULLS" not in ascending and "ASC" in ascending and "DESC" not in ascending
+    assert "NULLS" not in descending and "ASC" not in descending
+    assert "NULLS LAST" in deadline and '"id" ASC' in deadline
+
+
 def test_page_size_is_honoured_up_to_the_cap(desk, settings):
     # given a cap of 2 and three tickets
     settings.OPSDESK_API_MAX_PAGE_SIZE = 2
