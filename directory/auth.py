@@ -45,19 +45,14 @@ def user_with_roles(*, pk=None, token_key: str | None = None):
 def _statements(user_model, vendor: str) -> tuple[str, str, str]:
     quote = connection.ops.quote_name
     user = user_model._meta
-    membership = user_model.groups.through._meta
-    group = membership.get_field("group").related_model._meta
     token = Token._meta
-    name = f"g.{quote(group.get_field('name').column)}"
-    group_names = (
-        f"(SELECT {_GROUP_NAMES_AGGREGATE[vendor].format(name=name)}"
-        f" FROM {quote(group.db_table)} g"
-        f" JOIN {quote(membership.db_table)} m"
-        f" ON m.{quote(membership.get_field('group').column)} = g.{quote(group.pk.column)}"
-        f" WHERE m.{quote(membership.get_field('user').column)} = u.{quote(user.pk.column)})"
+    group_names = roles.group_names_select(
+        user_model,
+        _GROUP_NAMES_AGGREGATE[vendor].format(name="g.{name}"),
+        user=f"u.{quote(user.pk.column)}",
     )
     columns = ", ".join(f"u.{quote(field.column)}" for field in user.concrete_fields)
-    select = f"SELECT {columns}, {group_names} AS group_names FROM {quote(user.db_table)} u"
+    select = f"SELECT {columns}, ({group_names}) AS group_names FROM {quote(user.db_table)} u"
     by_pk = f"WHERE u.{quote(user.pk.column)} = %s"
     by_token = (
         f"JOIN {quote(token.db_table)} t"

@@ -66,15 +66,23 @@ def _group_names(user) -> list[str]:
 
 @functools.cache
 def _group_names_sql(user_model) -> str:
+    return group_names_select(user_model, "g.{name}", user="%s")
+
+
+def group_names_select(user_model, select: str, *, user: str) -> str:
+    """``SELECT <select> FROM`` the groups of the user ``user`` (SQL: ``%s``, or a column).
+
+    ``{name}`` in ``select`` stands for the group name column, quoted; the group table is ``g``.
+    """
     membership = user_model.groups.through._meta
     group = membership.get_field("group").related_model._meta
     quote = connection.ops.quote_name
     return (
-        f"SELECT g.{quote(group.get_field('name').column)}"
+        f"SELECT {select.format(name=quote(group.get_field('name').column))}"
         f" FROM {quote(group.db_table)} g"
         f" JOIN {quote(membership.db_table)} m"
         f" ON m.{quote(membership.get_field('group').column)} = g.{quote(group.pk.column)}"
-        f" WHERE m.{quote(membership.get_field('user').column)} = %s"
+        f" WHERE m.{quote(membership.get_field('user').column)} = {user}"
     )
 
 

@@ -85,20 +85,16 @@ def _walk(
     model = queryset.model
     walking_desc = descending != backwards
     id_order = "-id" if walking_desc else "id"
-    if field == "id":
-        rows_range = queryset.order_by(id_order)
+    order = [id_order]
+    if field != "id":
+        order.insert(0, F(field).desc() if walking_desc else F(field).asc())
+    if field == "id" or not model._meta.get_field(field).null:
+        rows_range = queryset.order_by(*order)
         if cursor is not None:
-            rows_range = rows_range.filter(_past(model, "id", walking_desc, None, cursor[1]))
+            rows_range = rows_range.filter(_past(model, field, walking_desc, *cursor))
         return list(rows_range[:limit])
 
-    by_field = F(field).desc() if walking_desc else F(field).asc()
-    values = queryset.filter(**{f"{field}__isnull": False}).order_by(by_field, id_order)
-    if not model._meta.get_field(field).null:
-        values = queryset.order_by(by_field, id_order)
-        if cursor is not None:
-            values = values.filter(_past(model, field, walking_desc, *cursor))
-        return list(values[:limit])
-
+    values = queryset.filter(**{f"{field}__isnull": False}).order_by(*order)
     nulls = queryset.filter(**{f"{field}__isnull": True}).order_by(id_order)
     if cursor is None:
         ranges = [nulls, values] if backwards else [values, nulls]
