@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
-from django.db.models import BooleanField, F, Q, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import BooleanField, F, Func, Q, QuerySet, Value
 from django.utils.dateparse import parse_datetime
 
 from opsdesk.errors import ValidationFailed
@@ -49,31 +47,46 @@ def decode_cursor(cursor: str) -> tuple[Any, int]:
         raise ValidationFailed("Invalid page cursor.", field="cursor") from exc
 
 
-def _row_compare(model, field: str, op: str, value: Any, pk: int) -> RawSQL:
+class _RowCompare(Func):
     """``(field, id) <op> (value, pk)``: a row comparison PostgreSQL serves from one index seek.
 
     The equivalent ``field < v OR (field = v AND id < pk)`` is only a filter to the planner,
-    so a deep page would walk the index from the top.
+    so a deep page would walk the index from the top. Compiled column by column, so the
+    columns carry the alias of whichever query (or subquery) the filter lands in.
     """
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    model_field = model._meta.get_field(field)
-    column = quote(model_field.column)
-    sql = f"({table}.{column}, {table}.{quote('id')}) {op} (%s, %s)"
-    # Raw parameters skip Django's adaptation; do it here (SQLite stores datetimes as text).
-    db_value = model_field.get_db_prep_value(value, connection)
-    return RawSQL(sql, (db_value, pk), output_field=BooleanField())
+
+    output_field = BooleanField()
+
+    def __init__(self, model, field: str, op: str, value: Any, pk: int):
+        model_field = model._meta.get_field(field)
+        super().__init__(F(field), F("id"), Value(value, output_field=model_field), Value(pk))
+        self.op = op
+
+    def as_sql(self, compiler, connection, **extra_context):
+        parts, params = [], []
+        for expression in self.get_source_expressions():
+            sql, expression_params = compiler.compile(expression)
+            parts.append(sql)
+            params.extend(expression_params)
+        field, pk, value, cursor_pk = parts
+        return f"({field}, {pk}) {self.op} ({value}, {cursor_pk})", params
 
 
 def _past(model, field: str, walking_desc: bool, value: Any, pk: int):
     """Rows strictly past (value, pk) when walking ``field, id`` in that direction."""
     if field == "id":
         return Q(id__lt=pk) if walking_desc else Q(id__gt=pk)
-    return _row_compare(model, field, "<" if walking_desc else ">", value, pk)
+    return _RowCompare(model, field, "<" if walking_desc else ">", value, pk)
 
 
 def _walk(
-    queryset: QuerySet, field: str, descending: bool, backwards: bool, cursor, limit: int
+    queryset: QuerySet,
+    field: str,
+    descending: bool,
+    backwards: bool,
+    cursor,
+    limit: int,
+    fetch: Callable[[QuerySet], list],
 ) -> list:
     """Up to ``limit`` rows past ``cursor`` (or from the start), in walking order.
 
@@ -92,7 +105,7 @@ def _walk(
         rows_range = queryset.order_by(*order)
         if cursor is not None:
             rows_range = rows_range.filter(_past(model, field, walking_desc, *cursor))
-        return list(rows_range[:limit])
+        return fetch(rows_range[:limit])
 
     values = queryset.filter(**{f"{field}__isnull": False}).order_by(*order)
     nulls = queryset.filter(**{f"{field}__isnull": True}).order_by(id_order)
@@ -106,7 +119,7 @@ def _walk(
         ranges = [values] if backwards else [values, nulls]
     rows: list = []
     for rows_range in ranges:
-        rows += rows_range[: limit - len(rows)]
+        rows += fetch(rows_range[: limit - len(rows)])
         if len(rows) >= limit:
             break
     return rows
@@ -120,18 +133,16 @@ def paginate(
     page_size: int,
     after: str | None = None,
     before: str | None = None,
-    item: Callable[[Any], Any] | None = None,
+    fetch: Callable[[QuerySet], list] = list,
 ) -> Page:
     """One page of ``queryset`` ordered by ``field`` then ``id``; ``after``/``before`` cursors.
 
-    ``item`` turns each fetched row (e.g. a ``values_list`` tuple) into the page's item, which
-    must have ``pk`` and ``field`` as attributes.
+    ``fetch`` reads an ordered, sliced range of ``queryset`` into the page's items (by default
+    the model instances), which must have ``pk`` and ``field`` as attributes.
     """
     reverse = bool(before) and not after
     cursor = decode_cursor(after) if after else decode_cursor(before) if before else None
-    rows = _walk(queryset, field, descending, reverse, cursor, page_size + 1)
-    if item is not None:
-        rows = [item(row) for row in rows]
+    rows = _walk(queryset, field, descending, reverse, cursor, page_size + 1, fetch)
     has_more = len(rows) > page_size
     rows = rows[:page_size]
     if reverse:

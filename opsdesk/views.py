@@ -8,7 +8,6 @@ from tickets import selectors
 from tickets.views.listing import (
     DEFAULT_PAGE_SIZE,
     QUEUE_LABELS,
-    for_rows,
     page_from_request,
     rows_of,
 )
@@ -49,7 +48,7 @@ def _queue_cards(request) -> dict:
 
 
 def _desk(request) -> dict:
-    recent = for_rows(selectors.ticket_list(request.user)).order_by("-updated_at", "-id")
+    recent = selectors.ticket_list(request.user).order_by("-updated_at", "-id")
     return {**_queue_cards(request), "recent": rows_of(recent[:RECENT_TICKETS])}
 
 

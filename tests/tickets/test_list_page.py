@@ -245,3 +245,20 @@ def test_a_rows_sla_badge_names_its_deadline_in_local_time(client, desk):
     due = ticket.response_due if label == "响应时限" else ticket.resolution_due
     assert label in ("响应时限", "解决时限")
     assert shown == f"{timezone.localtime(due):%Y-%m-%d %H:%M}"
+
+
+def test_the_page_is_cut_from_the_ticket_table_before_its_rows_are_joined(client, desk):
+    # A broad search matches thousands of tickets: joining each to its system, vendor and
+    # engineer before keeping 25 cost a quarter of the page's query on 1M tickets.
+    make_ticket(actor=desk, title="社保缴费页面打不开")
+
+    with CaptureQueriesContext(connection) as captured:
+        _list(client, search="社保", sort="resolution_due")
+
+    # A nullable sort reads two ranges (deadlines, then none): each is cut before the joins.
+    page_queries = [q["sql"] for q in captured if 'FROM "tickets_ticket" LEFT' in q["sql"]]
+    assert len(page_queries) == 2
+    for page_query in page_queries:
+        window = re.search(r"IN \((SELECT .*? LIMIT \d+)\)", page_query).group(1)
+        assert "JOIN" not in window
+        assert "ILIKE" in window.upper()

@@ -80,6 +80,8 @@ def test_the_vendor_home_reads_its_page_in_deadline_order_from_an_index(client):
     # the range of tickets with a deadline (those without one are read by id, after it)
     (page_query,) = [q["sql"] for q in captured if '"resolution_due" IS NOT NULL' in q["sql"]]
 
-    plan = _plan(page_query)
-    assert "ticket_vendor_open_due" in plan
-    assert "Sort" not in plan
+    # The page's 26 rows are sorted again after the join (tickets.views.listing.rows_of);
+    # the window under the Limit must come from the index in order.
+    window = _plan(page_query).split("Limit", 1)[1]
+    assert "ticket_vendor_open_due" in window
+    assert "Sort" not in window

@@ -114,17 +114,21 @@ class TicketRow:
         return cls(*columns, engineer_name=engineer)
 
 
-def for_rows(queryset: QuerySet[Ticket]) -> QuerySet:
-    """A ticket list queryset (``selectors.ticket_list``) as ``ROW_COLUMNS`` value tuples.
+def rows_of(window: QuerySet[Ticket]) -> list[TicketRow]:
+    """The ``TicketRow``s of one window of a ticket list: ordered and sliced, e.g. a page.
 
-    ``rows_of`` turns them into ``TicketRow``s (``page_from_request`` does). Only the relations
-    a row shows are joined: PostgreSQL plans a fourth join of the ticket table in ~1 ms more.
+    The window is cut from the ticket table alone; only the rows it keeps are then joined to
+    their system, vendor and engineer. Joined first, PostgreSQL carries every match of a broad
+    search (5,000 rows for a requester's name on 1M tickets) through three joins and a sort of
+    wide rows to keep 25: a quarter of that page's query time.
     """
-    return queryset.select_related(None).values_list(*ROW_COLUMNS)
-
-
-def rows_of(queryset: QuerySet) -> list[TicketRow]:
-    return [TicketRow.from_values(values) for values in queryset]
+    kept = window.values("pk")
+    rows = (
+        Ticket.objects.filter(pk__in=kept)
+        .order_by(*window.query.order_by)
+        .values_list(*ROW_COLUMNS)
+    )
+    return [TicketRow.from_values(values) for values in rows]
 
 
 def _local_day_start(day) -> datetime:
@@ -257,15 +261,14 @@ def page_from_request(
     """A keyset page of ``TicketRow``s from ``after``/``before``, and whether a tampered cursor
     sent it back to the first page."""
     after, before = request.GET.get("after"), request.GET.get("before")
-    rows = for_rows(queryset)
     options = {
         "field": field,
         "descending": descending,
         "page_size": page_size,
-        "item": TicketRow.from_values,
+        "fetch": rows_of,
     }
     try:
-        page = paginate(rows, after=after, before=before, **options)
+        page = paginate(queryset, after=after, before=before, **options)
     except ValidationFailed:
-        return paginate(rows, **options), True
+        return paginate(queryset, **options), True
     return page, False
