@@ -440,6 +440,27 @@ def test_ties_break_by_id_in_the_sorts_direction_and_not_null_columns_say_nothin
     assert "NULLS LAST" in deadline and '"id" ASC' in deadline
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("key", ["number", "reported_at", "updated_at", "resolution_due", "grade"])
+@pytest.mark.parametrize("direction", ["", "-"])
+def test_each_single_key_ordering_reads_an_index_in_order(desk, key, direction):
+    # A sort no index serves is a full sort of the table: 640 ms per page on 1M tickets.
+    make_ticket(actor=desk)
+    client = api(desk)
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url(LIST), {"ordering": direction + key}).status_code == 200
+
+    (page_query,) = [q["sql"] for q in captured if "ORDER BY" in q["sql"] and "LIMIT" in q["sql"]]
+    with connection.cursor() as cursor:
+        # On a near-empty table the planner would scan and sort: make it show its index plan.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("EXPLAIN " + page_query)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Sort" not in plan, plan
+
+
 def test_page_size_is_honoured_up_to_the_cap(desk, settings):
     # given a cap of 2 and three tickets
     settings.OPSDESK_API_MAX_PAGE_SIZE = 2
