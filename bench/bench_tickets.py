@@ -307,7 +307,7 @@ def main() -> None:
     dsn = url.replace("postgres://", "postgresql://", 1)
     ids = Ticket.objects.order_by("-id").values_list("id", flat=True)
     deep_id = ids[int(args.tickets * 0.9)]  # 90 % of the way down the list
-    # A phrase of many tickets' titles (~3 % of the rows), and a requester's name (0.5 %).
+    # A phrase in many tickets' titles (12.5 % of the rows), and a requester's name (0.5 %).
     searches = {"search phrase": "社保缴费页面", "search name": "张秀英"}
 
     desk = User.objects.get(username="desk")
