@@ -399,15 +399,19 @@ def sla_status(ticket: Ticket, now: datetime | None = None) -> SlaBadge:
 def _clock_badge(
     metric: str, due: datetime, target: float | None, now: datetime, calendar: BusinessCalendar
 ) -> SlaBadge:
+    # The badge sits beside the resolution deadline in lists: a response clock says so.
+    response = metric == "response"
     if now >= due:
         overdue = working_minutes_between(due, now, calendar)
-        label = _("超时 %(time)s") % {"time": format_working_minutes(overdue)}
+        template = _("响应超时 %(time)s") if response else _("超时 %(time)s")
+        label = template % {"time": format_working_minutes(overdue)}
         return SlaBadge(SlaState.BREACHED, metric, due, overdue, label)
     left = working_minutes_between(now, due, calendar)
     state = SlaState.ON_TRACK
     if target and left <= target * (1 - AT_RISK_FRACTION):
         state = SlaState.AT_RISK
-    label = _("剩余 %(time)s") % {"time": format_working_minutes(left)}
+    template = _("响应剩余 %(time)s") if response else _("剩余 %(time)s")
+    label = template % {"time": format_working_minutes(left)}
     return SlaBadge(state, metric, due, left, label)
 
 

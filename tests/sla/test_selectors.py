@@ -28,26 +28,26 @@ def grade_2():
 
 def test_badge_on_track_shows_the_working_time_left_of_the_tighter_clock(grade_2):
     badge = sla_status(grade_2, at(2026, 3, 9, 9, 10))
-    assert (badge.state, badge.metric, badge.label) == ("on_track", "response", "剩余 20分钟")
+    assert (badge.state, badge.metric, badge.label) == ("on_track", "response", "响应剩余 20分钟")
     assert badge.css_class == "sla-on-track"
 
 
 def test_badge_is_at_risk_once_80_percent_of_a_target_has_elapsed(grade_2):
     badge = sla_status(grade_2, at(2026, 3, 9, 9, 25))
-    assert (badge.state, badge.label) == ("at_risk", "剩余 5分钟")
+    assert (badge.state, badge.label) == ("at_risk", "响应剩余 5分钟")
     assert badge.css_class == "sla-at-risk"
 
 
 def test_badge_shows_overdue_working_time_when_breached(grade_2):
     badge = sla_status(grade_2, at(2026, 3, 9, 14, 10))  # 09:30 → 12:00 and 14:00 → 14:10
-    assert (badge.state, badge.label) == ("breached", "超时 2小时40分")
+    assert (badge.state, badge.label) == ("breached", "响应超时 2小时40分")
     assert badge.css_class == "sla-breached"
 
 
 def test_badge_counts_working_time_not_clock_time_over_lunch():
     ticket = create_ticket(reported_at=at(2026, 3, 9, 11, 45), grade=2)  # response due 14:15
     badge = sla_status(ticket, at(2026, 3, 9, 12, 30))
-    assert (badge.state, badge.label) == ("on_track", "剩余 15分钟")
+    assert (badge.state, badge.label) == ("on_track", "响应剩余 15分钟")
 
 
 def test_badge_follows_the_resolution_clock_after_the_response():
@@ -98,7 +98,7 @@ def test_template_tag_renders_a_bootstrap_badge(grade_2):
     )
     assert 'class="badge text-bg-light border sla-badge sla-at-risk"' in html
     assert 'data-sla="at_risk"' in html
-    assert "剩余 5分钟" in html
+    assert "响应剩余 5分钟" in html
     assert 'title="响应时限 2026-03-09 09:30"' in html
 
 
