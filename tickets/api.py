@@ -326,12 +326,29 @@ class InputSerializer(serializers.Serializer):
 # resolved it before (the admin edit cannot reach their caches).
 CODE_CACHE_SECONDS = 60
 CODE_CACHE_PREFIX = "tickets:api:code"
-# What a SlugField accepts; anything else cannot be a code and goes to the database (a 400).
+# What a code (a SlugField of 50) can be.
 _CODE = re.compile(r"[-a-zA-Z0-9_]{1,50}")
 
 
-class CachedSlugRelatedField(serializers.SlugRelatedField):
-    """A ``SlugRelatedField`` whose hits come from Django's cache instead of the database.
+class CodeRelatedField(serializers.SlugRelatedField):
+    """A row referenced by its ``code``; a value no code can be is refused without a query.
+
+    Anything but a short slug (a number, a list, 1,000 characters) cannot name a row, and a NUL
+    byte in the lookup is an error in PostgreSQL: that was a 500 where it must be a 400.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="code", **kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str) or not _CODE.fullmatch(data):
+            shown = (data if isinstance(data, str) else repr(data)).replace("\x00", "\\x00")
+            self.fail("does_not_exist", slug_name=self.slug_field, value=shown[:60])
+        return super().to_internal_value(data)
+
+
+class CachedCodeRelatedField(CodeRelatedField):
+    """A ``CodeRelatedField`` whose hits come from Django's cache instead of the database.
 
     Only rows found are cached: an unknown code is still a 400 naming the field, every time.
     ``name`` keys the cache, so that two fields of one model with different querysets (active
@@ -344,7 +361,7 @@ class CachedSlugRelatedField(serializers.SlugRelatedField):
 
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, str) or not _CODE.fullmatch(data):
-            return super().to_internal_value(data)
+            return super().to_internal_value(data)  # refused, no query
         key = f"{CODE_CACHE_PREFIX}:{self.cache_name}:{data}"
         instance = cache.get(key)
         if instance is None:
@@ -353,25 +370,18 @@ class CachedSlugRelatedField(serializers.SlugRelatedField):
         return instance
 
 
-def category_field(**kwargs) -> serializers.SlugRelatedField:
-    return serializers.SlugRelatedField(
-        slug_field="code", queryset=Category.objects.filter(is_active=True), **kwargs
-    )
+def category_field(**kwargs) -> CodeRelatedField:
+    return CodeRelatedField(queryset=Category.objects.filter(is_active=True), **kwargs)
 
 
 # Creation is the hot path (alerts in bursts): it resolves its codes through the cache.
-def cached_system_field(**kwargs) -> CachedSlugRelatedField:
-    return CachedSlugRelatedField(
-        name="system", slug_field="code", queryset=BusinessSystem.objects.all(), **kwargs
-    )
+def cached_system_field(**kwargs) -> CachedCodeRelatedField:
+    return CachedCodeRelatedField(name="system", queryset=BusinessSystem.objects.all(), **kwargs)
 
 
-def cached_category_field(**kwargs) -> CachedSlugRelatedField:
-    return CachedSlugRelatedField(
-        name="active-category",
-        slug_field="code",
-        queryset=Category.objects.filter(is_active=True),
-        **kwargs,
+def cached_category_field(**kwargs) -> CachedCodeRelatedField:
+    return CachedCodeRelatedField(
+        name="active-category", queryset=Category.objects.filter(is_active=True), **kwargs
     )
 
 
@@ -423,11 +433,8 @@ class TicketUpdateInput(VersionInput):
     kind = serializers.ChoiceField(choices=Kind.choices, required=False)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)
     description = serializers.CharField(allow_blank=True, required=False)
-    system = serializers.SlugRelatedField(
-        slug_field="code",
-        queryset=BusinessSystem.objects.active(),
-        allow_null=True,
-        required=False,
+    system = CodeRelatedField(
+        queryset=BusinessSystem.objects.active(), allow_null=True, required=False
     )
     category = category_field(allow_null=True, required=False)
     tags = tags_field(required=False, help_text="Replaces the ticket's tags.")
@@ -438,7 +445,7 @@ class TicketUpdateInput(VersionInput):
 
 
 class AssignInput(VersionInput):
-    vendor = serializers.SlugRelatedField(slug_field="code", queryset=Vendor.objects.all())
+    vendor = CodeRelatedField(queryset=Vendor.objects.all())
     engineer = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.filter(is_active=True),
         allow_null=True,

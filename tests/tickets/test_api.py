@@ -387,6 +387,8 @@ def test_list_filters_by_reported_and_updated_ranges(desk):
     [
         ({"system": "no-such-system"}, "system"),
         ({"vendor": "no-such-vendor"}, "vendor"),
+        ({"vendor": "a\x00b"}, "vendor"),
+        ({"system": "\x00"}, "system"),
         ({"status": "bogus"}, "status"),
         ({"grade": "9"}, "grade"),
         ({"reported_after": "yesterday"}, "reported_after"),
@@ -514,6 +516,10 @@ def test_page_size_is_honoured_up_to_the_cap(desk, settings):
         ({"title": "x\x00y", "grade": 2}, "title"),
         ({"title": "x", "grade": True}, "grade"),
         ({"title": "x", "grade": 2, "system": {"code": "oa"}}, "system"),
+        # a NUL byte in a looked-up code is an error in PostgreSQL (was a 500)
+        ({"title": "x", "grade": 2, "system": "o\x00a"}, "system"),
+        ({"title": "x", "grade": 2, "category": "\x00"}, "category"),
+        ({"title": "x", "grade": 2, "system": "x" * 51}, "system"),
         ({"title": "x", "grade": 2, "requester": 99999999999999999999}, "requester"),
         (["not", "an", "object"], "non_field_errors"),
     ],
@@ -644,6 +650,8 @@ def test_unsupported_media_type_is_415(desk):
     [
         ("assign", {}, "vendor"),
         ("assign", {"vendor": "no-such-vendor"}, "vendor"),
+        ("assign", {"vendor": "ac\x00me"}, "vendor"),
+        ("assign", {"vendor": 7}, "vendor"),
         ("assign", {"vendor": "acme", "engineer": "bob"}, "engineer"),
         ("assign", {"vendor": "acme", "engineer": 999999}, "engineer"),
         ("pend", {}, "reason"),
@@ -687,6 +695,8 @@ def test_engineer_of_another_vendor_is_400(desk, vendor, other_engineer):
         ({"kind": "outage"}, "kind"),
         ({"kind": "request"}, "kind"),  # incident ↔ non-incident is a regrade decision
         ({"system": "no-such-system"}, "system"),
+        ({"system": "o\x00a"}, "system"),
+        ({"category": "\x00"}, "category"),
         ({"grade": 1}, "grade"),
     ],
 )
