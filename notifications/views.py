@@ -7,12 +7,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from notifications import selectors, services
 from opsdesk.errors import NotFound
+from opsdesk.redirects import same_site_path
 
 PAGE_SIZE = 25
 
@@ -50,9 +50,4 @@ def notification_read_all(request):
 
 
 def _safe_next(request) -> str:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return ""
+    return same_site_path(request, request.POST.get("next")) or ""

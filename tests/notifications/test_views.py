@@ -130,14 +130,19 @@ def test_opening_a_notification_marks_it_read_and_goes_to_the_ticket(client, me)
     assert notification.read_at is not None
 
 
-def test_marking_read_never_redirects_off_site(client, me):
+@pytest.mark.parametrize(
+    "target",
+    # off site; a bare word redirect() would take for a URL name (was a 500); a control char
+    ["https://evil.example/", "//evil.example/", "1:1", "tickets", "/tickets/\x00", "/a\nb"],
+)
+def test_marking_read_goes_back_only_to_a_path_on_this_site(client, me, target):
     notification = NotificationFactory(recipient=me)
 
-    response = client.post(
-        f"/notifications/{notification.pk}/read/", {"next": "https://evil.example/"}
-    )
+    response = client.post(f"/notifications/{notification.pk}/read/", {"next": target})
+    read_all = client.post("/notifications/read-all/", {"next": target})
 
-    assert response["Location"] == "/notifications/"
+    assert response.status_code == read_all.status_code == 302
+    assert response["Location"] == read_all["Location"] == "/notifications/"
 
 
 def test_marking_another_users_notification_read_is_404(client, me):

@@ -9,10 +9,10 @@ from django import forms
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.shortcuts import resolve_url
-from django.utils.http import url_has_allowed_host_and_scheme
 
 from directory import roles
 from opsdesk.errors import DomainError, NotFound
+from opsdesk.redirects import same_site_path
 from tickets import selectors
 from tickets.models import Ticket
 
@@ -52,9 +52,5 @@ def form_error(form: forms.Form, error: DomainError) -> None:
 
 
 def safe_next(request: HttpRequest, candidate: str | None, default: str) -> str:
-    """A same-site return address from a form, or ``default`` (a URL name or path)."""
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return resolve_url(default)
+    """A same-site return path from a form, or ``default`` (a URL name or path)."""
+    return same_site_path(request, candidate) or resolve_url(default)
