@@ -36,7 +36,7 @@ from tickets.models import (
     TicketDispatch,
     TicketEvent,
 )
-from tickets.services import TicketInput
+from tickets.services import TicketInput, creation
 
 pytestmark = pytest.mark.django_db
 
@@ -162,11 +162,11 @@ def test_one_statement_create_writes_what_the_portable_path_writes():
 
     # when one ticket is inserted by each path
     fast, fast_levels = new_ticket()
-    services._insert_new_ticket_postgresql(
+    creation._insert_new_ticket_postgresql(
         fast, scope=f"INC-{year}", actor=desk, at=now, levels=fast_levels
     )
     slow, slow_levels = new_ticket()
-    services._insert_new_ticket_portable(
+    creation._insert_new_ticket_portable(
         slow, scope=f"INC-{year}", actor=desk, at=now, levels=slow_levels
     )
 

@@ -1,51 +1,40 @@
-"""Ticket writes: one function per state change, each in one transaction.
+"""The ticket's lifecycle: which transitions a state allows, one service per transition, edits,
+logging a phone call (create and dispatch) and the automatic closure of resolved tickets.
 
-Every function locks the ticket row, checks the actor's role (``tickets.access``) and the state
-guard, saves with ``update_fields``, bumps ``version``, records an append-only event and lets
-``sla.services`` move the clocks. Failures raise ``DomainError`` subclasses and change nothing.
+Every transition locks the ticket row, checks the actor's role (``tickets.access``) and the
+state guard, saves with ``update_fields``, bumps ``version``, records an append-only event and
+lets ``sla.services`` move the clocks. Failures raise ``DomainError`` subclasses and change
+nothing.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Field
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from directory.models import BusinessSystem, User, Vendor
+from directory.models import User, Vendor
 from opsdesk import clock
-from opsdesk.errors import InvalidTransition, NotPermitted, StaleVersion, ValidationFailed
-from sla import selectors as sla_selectors
+from opsdesk.errors import InvalidTransition, StaleVersion, ValidationFailed
 from sla import services as sla
-from sla.models import EscalationSchedule
 from tickets import access
 from tickets.access import Action
 from tickets.events import diff, event_record
 from tickets.models import (
-    LINK_CHOICES,
-    LINK_DUPLICATE_OF,
-    NUMBER_PREFIX,
     OPEN_STATUSES,
-    Category,
     EventAction,
     Kind,
     ResolutionCode,
     Status,
-    Tag,
     Ticket,
-    TicketComment,
-    TicketCounter,
     TicketDispatch,
-    TicketEvent,
-    TicketLink,
 )
+from tickets.services.creation import TicketInput, set_ticket_tags, ticket_create
 
 # Which states each transition may start from.
 ALLOWED_FROM: dict[str, tuple[str, ...]] = {
@@ -128,240 +117,6 @@ def _action_label(action: str) -> str:
         Action.REGRADE: _("调整级别"),
     }
     return str(labels.get(action, action))
-
-
-# ---------------------------------------------------------------------------------------------
-# Creation
-
-
-@dataclass
-class TicketInput:
-    """What a client supplies to create a ticket; validated by ``ticket_create``."""
-
-    title: str
-    kind: str = Kind.INCIDENT
-    channel: str = "web"
-    description: str = ""
-    grade: int | None = None
-    system: BusinessSystem | None = None
-    category: Category | None = None
-    requester: User | None = None
-    requester_name: str = ""
-    requester_department: str = ""
-    requester_phone: str = ""
-    requester_email: str = ""
-    reported_at: datetime | None = None
-    resolution_due: datetime | None = None  # tasks only: the due date the desk sets
-    tags: list[str] = field(default_factory=list)
-
-
-def _validate_input(data: TicketInput, *, now: datetime) -> None:
-    if not (data.title or "").strip():
-        raise ValidationFailed(_("标题不能为空。"), field="title")
-    if data.kind not in Kind.values:
-        raise ValidationFailed(_("未知的工单类型。"), field="kind")
-    if data.kind == Kind.INCIDENT and data.grade not in (1, 2, 3):
-        raise ValidationFailed(_("故障工单必须指定 1–3 级。"), field="grade")
-    if data.kind != Kind.INCIDENT and data.grade is not None:
-        raise ValidationFailed(_("只有故障工单有级别。"), field="grade")
-    if data.reported_at is not None:
-        if timezone.is_naive(data.reported_at):
-            raise ValidationFailed(_("报障时间必须带时区。"), field="reported_at")
-        # A minute of slack for clients whose clocks run slightly ahead.
-        if data.reported_at > now + timedelta(minutes=1):
-            raise ValidationFailed(_("报障时间不能晚于当前时间。"), field="reported_at")
-    if data.kind == Kind.TASK and data.resolution_due is not None and data.resolution_due <= now:
-        raise ValidationFailed(_("督办期限必须晚于当前时间。"), field="resolution_due")
-    if data.system is not None and not data.system.is_active:
-        raise ValidationFailed(_("该业务系统已停用。"), field="system")
-
-
-def _number_scope(kind: str, reported_at: datetime) -> str:
-    """``INC-2026``: the counter of a ticket's number (its kind, the local year it was reported)."""
-    return f"{NUMBER_PREFIX[Kind(kind)]}-{timezone.localtime(reported_at).year}"
-
-
-def _next_number(scope: str) -> str:
-    """Issue the next ``INC-2026-000123`` with one upsert; the row lock orders concurrent calls."""
-    table = connection.ops.quote_name(TicketCounter._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (scope, value) VALUES (%s, 1) "
-            f"ON CONFLICT (scope) DO UPDATE SET value = {table}.value + 1 RETURNING value",
-            [scope],
-        )
-        (value,) = cursor.fetchone()
-    return f"{scope}-{value:06d}"
-
-
-def _insert_new_ticket(
-    ticket: Ticket, *, scope: str, actor, at: datetime, levels: list[EscalationSchedule]
-) -> None:
-    """INSERT a new ticket with its number, its ``created`` event and its escalation levels.
-
-    The number comes from the counter row of ``scope``, whose lock is held until commit:
-    concurrent creates are numbered in commit order and a rolled-back create takes its number
-    back, so committed numbers have no gaps. One statement on PostgreSQL, four elsewhere
-    (SQLite in development); both leave the same rows and the same instance.
-    """
-    if connection.vendor == "postgresql":
-        _insert_new_ticket_postgresql(ticket, scope=scope, actor=actor, at=at, levels=levels)
-    else:
-        _insert_new_ticket_portable(ticket, scope=scope, actor=actor, at=at, levels=levels)
-
-
-def _insert_new_ticket_portable(
-    ticket: Ticket, *, scope: str, actor, at: datetime, levels: list[EscalationSchedule]
-) -> None:
-    ticket.number = _next_number(scope)
-    ticket.search_text = ticket.build_search_text()
-    ticket.save(force_insert=True)
-    event_record(ticket=ticket, actor=actor, action=EventAction.CREATED, at=at)
-    for level in levels:
-        level.ticket = ticket
-    EscalationSchedule.objects.bulk_create(levels)
-
-
-def _insert_new_ticket_postgresql(
-    ticket: Ticket, *, scope: str, actor, at: datetime, levels: list[EscalationSchedule]
-) -> None:
-    """``_insert_new_ticket`` in one statement: three round trips and three ORM inserts less.
-
-    Data-modifying CTEs upsert the counter, insert the ticket with its number, the ``created``
-    event as ``event_record`` writes it and the escalation levels. ``search_text`` starts with
-    the number, which only the database knows: the rest is built here (``build_search_text``
-    skips the still empty number) and the database puts the number in front, joined by a
-    newline. Like ``save()`` it fills the primary key, ``created_at``/``updated_at`` and the
-    instance state; unlike it, it sends no model signals (nothing listens to a ticket's).
-    """
-    sql, fields = _new_ticket_sql()
-    ticket.number = ""
-    values = [f.get_db_prep_save(f.pre_save(ticket, True), connection) for f in fields]
-    actor_id = actor.pk if getattr(actor, "pk", None) else None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [
-                scope,
-                ticket.build_search_text(),
-                *values,
-                actor_id,
-                EventAction.CREATED,
-                at,
-                [level.metric for level in levels],
-                [level.rule_id for level in levels],
-                [level.due_at for level in levels],
-            ],
-        )
-        ticket.pk, ticket.number = cursor.fetchone()
-    ticket.search_text = ticket.build_search_text()
-    # What Model.save() leaves behind: the instance now stands for a row in this database.
-    ticket._state.adding = False
-    ticket._state.db = connection.alias
-    for level in levels:
-        level.ticket = ticket
-
-
-@functools.cache
-def _new_ticket_sql() -> tuple[str, tuple[Field, ...]]:
-    """The statement of ``_insert_new_ticket_postgresql`` and the ticket fields it binds.
-
-    Built from the models' metadata once per process: a new ticket column needs no SQL here.
-    """
-    qn = connection.ops.quote_name
-    fields = tuple(
-        f
-        for f in Ticket._meta.local_concrete_fields
-        if not (f.primary_key or f.generated or f.name in ("number", "search_text"))
-    )
-    sql = f"""
-        WITH issued AS (
-            INSERT INTO {qn(TicketCounter._meta.db_table)} AS counter (scope, value)
-            VALUES (%s, 1)
-            ON CONFLICT (scope) DO UPDATE SET value = counter.value + 1
-            -- As _next_number writes it: at least six digits, and never cut short.
-            RETURNING scope || '-' || lpad(value::text, greatest(length(value::text), 6), '0')
-                AS number
-        ),
-        ticket AS (
-            INSERT INTO {qn(Ticket._meta.db_table)} (
-                number, search_text, {", ".join(qn(f.column) for f in fields)}
-            )
-            VALUES (
-                (SELECT number FROM issued),
-                concat_ws(chr(10), (SELECT number FROM issued), NULLIF(%s, '')),
-                {", ".join(["%s"] * len(fields))}
-            )
-            RETURNING id, number
-        ),
-        created AS (
-            INSERT INTO {qn(TicketEvent._meta.db_table)}
-                (ticket_id, actor_id, action, at, from_status, to_status, changes, note)
-            VALUES ((SELECT id FROM ticket), %s, %s, %s, '', '', '{{}}', '')
-        ),
-        levels AS (
-            -- A new ticket's levels belong to no dispatch and have not fired.
-            INSERT INTO {qn(EscalationSchedule._meta.db_table)} (ticket_id, metric, rule_id, due_at)
-            SELECT ticket.id, level.metric, level.rule_id, level.due_at
-            FROM ticket, unnest(%s::varchar[], %s::bigint[], %s::timestamptz[])
-                AS level (metric, rule_id, due_at)
-        )
-        SELECT id, number FROM ticket
-    """
-    return sql, fields
-
-
-@transaction.atomic
-def ticket_create(*, actor, data: TicketInput) -> Ticket:
-    """Log a new ticket with its SLA deadlines.
-
-    Desk staff log any ticket; requesters log their own (the requester is forced to them);
-    monitoring/API clients use desk accounts. Side effects: an event, SLA clocks, grade-1 alerts.
-    """
-    now = clock.now()
-    if not (access.roles.is_desk(actor) or access.roles.is_requester(actor)):
-        raise NotPermitted(_("您无权创建工单。"))
-    _validate_input(data, now=now)
-    requester = data.requester
-    if access.roles.is_requester(actor) and not access.roles.is_desk(actor):
-        requester = actor
-    reported_at = data.reported_at or now
-    ticket = Ticket(
-        kind=data.kind,
-        channel=data.channel,
-        grade=data.grade if data.kind == Kind.INCIDENT else None,
-        title=data.title.strip(),
-        description=data.description,
-        system=data.system,
-        category=data.category,
-        requester=requester,
-        requester_name=data.requester_name or (requester.display_name if requester else ""),
-        requester_department=data.requester_department
-        or (requester.department if requester else ""),
-        requester_phone=data.requester_phone or (requester.phone if requester else ""),
-        requester_email=data.requester_email or (requester.email if requester else ""),
-        reported_at=reported_at,
-        owner=actor if access.roles.is_desk(actor) else None,
-    )
-    sla.sla_ticket_prepare(ticket=ticket)
-    if data.kind == Kind.TASK and data.resolution_due is not None:
-        ticket.resolution_due = data.resolution_due
-    levels = sla.sla_ticket_opening_levels(ticket=ticket)
-    scope = _number_scope(data.kind, reported_at)
-    _insert_new_ticket(ticket, scope=scope, actor=actor, at=now, levels=levels)
-    if data.tags:
-        _set_tags(ticket, data.tags)
-    sla.sla_ticket_opened(ticket=ticket, levels=levels)
-    return ticket
-
-
-def _set_tags(ticket: Ticket, names: Iterable[str]) -> None:
-    clean = sorted({name.strip() for name in names if name and name.strip()})
-    existing = {tag.name: tag for tag in Tag.objects.filter(name__in=clean)}
-    missing = [Tag(name=name) for name in clean if name not in existing]
-    if missing:
-        Tag.objects.bulk_create(missing, ignore_conflicts=True)
-    ticket.tags.set(Tag.objects.filter(name__in=clean))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -760,7 +515,7 @@ def ticket_update(
         ticket.search_text = ticket.build_search_text()
         changed.add("search_text")
     if tags is not None:
-        _set_tags(ticket, tags)
+        set_ticket_tags(ticket, tags)
     if not changed and tags is None:
         return ticket
     ticket.version += 1
@@ -773,31 +528,6 @@ def ticket_update(
         ticket=ticket, actor=actor, action=EventAction.UPDATED, at=now, changes=changes_diff
     )
     return ticket
-
-
-# ---------------------------------------------------------------------------------------------
-# Comments
-
-
-@transaction.atomic
-def comment_add(*, actor, ticket_id, body: str, internal: bool = False) -> TicketComment:
-    body = (body or "").strip()
-    if not body:
-        raise ValidationFailed(_("评论内容不能为空。"), field="body")
-    ticket = access.access_ticket(actor, ticket_id, for_update=True)
-    access.require_action(actor, ticket, Action.COMMENT_INTERNAL if internal else Action.COMMENT)
-    now = clock.now()
-    comment = TicketComment.objects.create(
-        ticket=ticket, author=actor, body=body, internal=internal, created_at=now
-    )
-    Ticket.objects.filter(pk=ticket.pk).update(updated_at=now)
-    event_record(
-        ticket=ticket,
-        actor=actor,
-        action=EventAction.NOTED if internal else EventAction.COMMENTED,
-        at=now,
-    )
-    return comment
 
 
 # ---------------------------------------------------------------------------------------------
@@ -874,107 +604,3 @@ def tickets_auto_close(*, now: datetime) -> int:
         .values_list("id", flat=True)[:AUTO_CLOSE_BATCH_SIZE]
     )
     return sum(ticket_auto_close(ticket_id=pk, now=now) for pk in ids)
-
-
-# ---------------------------------------------------------------------------------------------
-# Deadlines after a calendar change
-
-DEADLINE_FIELDS = ("response_due", "paused_working_seconds", "resolution_due")
-RECOMPUTE_BATCH_SIZE = 500
-
-
-def ticket_deadlines_recompute(*, ticket_id: int, now: datetime, note: str) -> bool:
-    """Recompute an open ticket's deadlines after its calendar changed (a holiday, a make-up
-    day, working hours), as ``sla_ticket_reclassified`` computes them on a regrade.
-
-    Writes nothing when they come out the same; otherwise saves them, bumps the version,
-    reschedules the escalation levels and records an ``updated`` event (old → new, ``note``).
-    Returns whether the ticket changed.
-    """
-    with transaction.atomic():
-        ticket = Ticket.objects.select_for_update(no_key=True).filter(pk=ticket_id).first()
-        if ticket is None or ticket.status not in OPEN_STATUSES:
-            return False
-        before = {name: getattr(ticket, name) for name in DEADLINE_FIELDS}
-        recomputed = sla.sla_deadlines(ticket=ticket)
-        if all(before[name] == value for name, value in recomputed.items()):
-            return False
-        changed = sla.sla_ticket_reclassified(ticket=ticket)
-        ticket.version += 1
-        ticket.save(update_fields=[*changed, "version", "updated_at"])
-        after = {name: getattr(ticket, name) for name in DEADLINE_FIELDS if name in changed}
-        event_record(
-            ticket=ticket,
-            actor=None,
-            action=EventAction.UPDATED,
-            at=now,
-            changes=diff(before, after),
-            note=note,
-        )
-    return True
-
-
-def tickets_deadlines_recompute(*, calendar_code: str, now: datetime) -> int:
-    """After ``calendar_code`` changed: recompute the open tickets its policies time.
-
-    Each ticket in its own transaction (``ticket_deadlines_recompute``), the open tickets read
-    in id batches; returns how many changed.
-    """
-    note = _("工作日历“%(calendar)s”已调整，按新日历重算时限。") % {"calendar": calendar_code}
-    changed, last_id = 0, 0
-    while True:
-        batch = list(
-            Ticket.objects.filter(status__in=OPEN_STATUSES, pk__gt=last_id)
-            .order_by("pk")
-            .values_list("pk", "kind", "grade", "system_id")[:RECOMPUTE_BATCH_SIZE]
-        )
-        if not batch:
-            return changed
-        last_id = batch[-1][0]
-        for pk, kind, grade, system_id in batch:
-            policy = sla_selectors.policy_for(kind, grade, system_id)
-            if policy is not None and policy.calendar_code == calendar_code:
-                changed += ticket_deadlines_recompute(ticket_id=pk, now=now, note=note)
-
-
-# ---------------------------------------------------------------------------------------------
-# Links between tickets
-
-
-@transaction.atomic
-def ticket_link(*, actor, ticket_id, target_id, kind: str, note: str = "") -> Ticket:
-    """Relate two tickets: ``duplicate_of`` (this repeats the target), ``caused_by``, ``related``.
-
-    Desk only. Both tickets must be visible to the actor; locks are taken in primary-key order
-    so that two desks linking the same pair in opposite directions cannot deadlock.
-    """
-    if kind not in dict(LINK_CHOICES):
-        raise ValidationFailed(_("未知的关联类型。"), field="kind")
-    if str(ticket_id) == str(target_id):
-        raise ValidationFailed(_("工单不能关联自身。"), field="target")
-    first, second = sorted([int(ticket_id), int(target_id)])
-    locked = {pk: access.access_ticket(actor, pk, for_update=True) for pk in (first, second)}
-    ticket, target = locked[int(ticket_id)], locked[int(target_id)]
-    access.require_action(actor, ticket, Action.EDIT)
-    now = clock.now()
-    if kind == LINK_DUPLICATE_OF:
-        if target.duplicate_of_id == ticket.pk:
-            raise ValidationFailed(_("两张工单不能互为重复。"), field="target")
-        if ticket.duplicate_of_id == target.pk:
-            raise InvalidTransition(_("已标记为该工单的重复。"))
-        before = {"duplicate_of": ticket.duplicate_of}
-        ticket.duplicate_of = target
-        ticket.version += 1
-        ticket.save(update_fields=["duplicate_of", "version", "updated_at"])
-        changes = diff(before, {"duplicate_of": target})
-    else:
-        _link, created = TicketLink.objects.get_or_create(
-            source=ticket, target=target, kind=kind, defaults={"created_by": actor}
-        )
-        if not created:
-            raise InvalidTransition(_("该关联已存在。"))
-        changes = {kind: [None, target.number]}
-    event_record(
-        ticket=ticket, actor=actor, action=EventAction.LINKED, at=now, changes=changes, note=note
-    )
-    return ticket
