@@ -3,7 +3,7 @@
 from rest_framework.routers import SimpleRouter
 
 from directory.api import SystemViewSet, VendorViewSet
-from tickets.api import TicketViewSet
+from tickets.api.views import TicketViewSet
 
 app_name = "api"
 

@@ -19,7 +19,7 @@ from tests.tickets.factories import (
     resolved_ticket,
 )
 from tickets import selectors, services
-from tickets.api import TicketDetailSerializer, TicketSerializer
+from tickets.api.serializers import TicketDetailSerializer, TicketSerializer
 from tickets.models import Category, Kind, Ticket
 
 pytestmark = pytest.mark.django_db

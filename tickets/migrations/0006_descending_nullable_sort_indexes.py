@@ -2,7 +2,7 @@ from django.db import migrations
 
 from opsdesk.migration_ops import PostgresOnlySQL
 
-# The API sorts empty deadlines and grades last in both directions (tickets.api.TicketOrdering).
+# The API sorts empty deadlines and grades last in both directions (tickets.api.ordering.TicketOrdering).
 # Read backwards, the ascending indexes of 0005 give DESC NULLS FIRST, so a descending sort
 # was a full sort of the table: 640 ms per API page on a million tickets. The list pages do
 # not need these (they read the NULL rows as a separate range, opsdesk.keyset).
