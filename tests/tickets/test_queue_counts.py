@@ -88,3 +88,31 @@ def test_the_vendor_home_reads_its_page_in_deadline_order_from_an_index(client):
     window = _plan(page_query).split("Limit", 1)[1]
     assert "ticket_vendor_open_due" in window
     assert "Sort" not in window
+
+
+def test_each_queue_lists_exactly_the_tickets_its_count_counts(client):
+    # The desk home shows a count per queue and links to the list filtered by that queue: the
+    # two are written separately (one aggregate, one filter each) and must never disagree.
+    from tests.tickets.factories import in_progress_ticket, resolved_ticket
+    from tickets import services
+
+    desk = factories.desk_agent()
+    vendor = factories.VendorFactory()
+    engineer = factories.vendor_engineer(vendor)
+    make_ticket(actor=desk, grade=1)  # new: unassigned, mine (desk owner), grade 1
+    make_ticket(actor=factories.desk_agent(), grade=2)  # new, someone else's
+    assigned_ticket(actor=desk, vendor=vendor, grade=3)
+    waiting = in_progress_ticket(vendor=vendor, engineer=engineer, grade=2)
+    services.ticket_pend(actor=engineer, ticket_id=waiting.pk, reason="等待用户回复")
+    resolved_ticket(vendor=vendor, engineer=engineer, grade=1)  # not open: in no queue
+    make_ticket(actor=desk, kind="request", grade=None)
+    client.force_login(desk)
+
+    counts = selectors.queue_counts(desk, now=timezone.now())
+
+    for queue in selectors.QUEUES:
+        html = client.get("/tickets/", {"queue": queue, "size": 100}).content.decode()
+        listed = len(re.findall(r'<tr data-ticket="\d+">', html))
+        assert listed == getattr(counts, queue), queue
+    assert (counts.unassigned, counts.mine, counts.pending) == (3, 3, 1)
+    assert (counts.grade_1, counts.grade_2, counts.grade_3) == (1, 2, 1)
