@@ -208,3 +208,52 @@ def test_a_mass_event_sends_one_digest_per_recipient_instead_of_a_flood(people):
     # while a recipient with few tickets still gets one notification per ticket
     assert received(other_engineer) == [f"【SLA预警】{lone.number} 响应时限已过 50%"]
     assert Notification.objects.get(recipient=other_engineer).ticket == lone
+
+
+def _claim_both_ways(*, now, ticket_id=None) -> tuple[list, list]:
+    """What each claim statement returns on the same rows (each rolled back afterwards)."""
+    from django.db import transaction
+
+    results = []
+    for claim in (escalation._claim_postgresql, escalation._claim_portable):
+        with transaction.atomic():
+            sid = transaction.savepoint()
+            rows, _more = claim(now=now, ticket_id=ticket_id)
+            results.append(sorted(tuple(row) for row in rows))
+            transaction.savepoint_rollback(sid)
+    return results[0], results[1]
+
+
+@pytest.mark.postgres
+def test_the_portable_claim_the_embedded_demo_runs_returns_what_the_postgresql_one_does(people):
+    # SQLite (python3 dev.py run) claims levels with the portable statement; CI runs on
+    # PostgreSQL, so the two are compared here, on the same rows: groups of one recipient
+    # set (digests), singles, a re-dispatched ticket, and one ticket claimed on its own.
+    many = [dispatched(people) for _ in range(escalation.DIGEST_LISTED + 2)]
+    other_engineer = factories.vendor_engineer(people["vendor"])
+    lone = create_ticket(reported_at=at(2026, 3, 9, 9, 0), grade=1, actor=people["other_desk"])
+    assign(lone, people["vendor"], when=at(2026, 3, 9, 9, 0), engineer=other_engineer)
+    moved = dispatched(people, grade=3)
+    assign(moved, factories.VendorFactory(), when=at(2026, 3, 9, 9, 5), actor=people["desk"])
+    now = at(2026, 3, 9, 11, 0)
+
+    postgresql, portable = _claim_both_ways(now=now)
+    one_pg, one_portable = _claim_both_ways(now=now, ticket_id=lone.pk)
+
+    def by_group(rows):  # (rule, engineer, owner, vendor, group size) -> its sample rows
+        groups = {}
+        for row in rows:
+            groups.setdefault((row[1], *row[4:7], row[11]), []).append(row)
+        return groups
+
+    pg_groups, portable_groups = by_group(postgresql), by_group(portable)
+    assert pg_groups.keys() == portable_groups.keys()
+    for key, rows in pg_groups.items():
+        size = key[-1]
+        assert len(rows) == len(portable_groups[key]) == min(size, escalation.DIGEST_LISTED)
+        if size <= escalation.DIGEST_LISTED:  # which samples a digest lists is arbitrary
+            assert rows == portable_groups[key]
+    assert max(key[-1] for key in pg_groups) == len(many)
+    assert {row[0] for row in postgresql} >= {lone.pk, moved.pk}
+    assert one_pg == one_portable
+    assert {row[0] for row in one_pg} == {lone.pk}
