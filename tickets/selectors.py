@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,6 +42,22 @@ BREACHING_SOON_MINUTES = 60
 def ticket_list(user) -> QuerySet[Ticket]:
     """Every ticket the user may see, with the relations a list row shows."""
     return access.visible_tickets(user).select_related(*LIST_RELATED)
+
+
+# A whole ticket number as the desk types it: INC-2026-000123 (any case, spaces around).
+_NUMBER = re.compile(r"\s*([A-Za-z]{3}-\d{4}-\d{6})\s*")
+
+
+def ticket_id_by_number(user, text: str) -> int | None:
+    """The id of the visible ticket whose number ``text`` is, else None (one indexed lookup).
+
+    A caller reads a number off an SMS or an e-mail: the list's search jumps straight to it.
+    """
+    match = _NUMBER.fullmatch(text or "")
+    if match is None:
+        return None
+    number = match.group(1).upper()
+    return access.visible_tickets(user).filter(number=number).values_list("pk", flat=True).first()
 
 
 def ticket_detail(user, pk) -> Ticket:

@@ -714,6 +714,40 @@ def test_list_filters_by_status_kind_grade_system_vendor_and_dates(client, desk,
     assert numbers_in(html) == [target.number]
 
 
+@pytest.mark.parametrize("typed", ["{number}", "  {lower}  "])
+def test_searching_a_whole_ticket_number_opens_the_ticket(client, desk, typed):
+    ticket = make_ticket(actor=desk)
+    make_ticket(actor=desk)
+    login(client, desk)
+    search = typed.format(number=ticket.number, lower=ticket.number.lower())
+
+    response = client.get(reverse("tickets:list"), {"search": search})
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("tickets:detail", args=[ticket.pk])
+
+
+def test_a_number_of_another_vendors_ticket_is_searched_not_opened(client, vendor_a, engineer_b):
+    # opening it would reveal that it exists; the list shows nothing
+    theirs = assigned_ticket(vendor=vendor_a)
+    login(client, engineer_b)
+
+    response = client.get(reverse("tickets:list"), {"search": theirs.number})
+
+    assert response.status_code == 200
+    assert numbers_in(response.content.decode()) == []
+
+
+def test_part_of_a_number_still_searches(client, desk):
+    ticket = make_ticket(actor=desk)
+    login(client, desk)
+
+    response = client.get(reverse("tickets:list"), {"search": ticket.number[:-2]})
+
+    assert response.status_code == 200
+    assert numbers_in(response.content.decode()) == [ticket.number]
+
+
 def test_list_queue_unassigned(client, desk, vendor_a):
     new = make_ticket(actor=desk)
     assigned_ticket(vendor=vendor_a)

@@ -23,7 +23,13 @@ from tickets.views.listing import PAGE_SIZES, QUEUE_LABELS, SORT_LABELS, listing
 @login_required
 @require_GET
 def ticket_list(request):
-    """Any role's scoped list: queue tabs, filters, search, sort links, keyset pages."""
+    """Any role's scoped list: queue tabs, filters, search, sort links, keyset pages.
+
+    A search for a whole ticket number the user may see opens that ticket.
+    """
+    jump_to = selectors.ticket_id_by_number(request.user, request.GET.get("search", ""))
+    if jump_to is not None:
+        return redirect("tickets:detail", pk=jump_to)
     listing = listing_from(request, now=timezone.now())
     page, bad_cursor = listing.page(request)
     if bad_cursor:
