@@ -44,8 +44,9 @@ def ticket_list(user) -> QuerySet[Ticket]:
     return access.visible_tickets(user).select_related(*LIST_RELATED)
 
 
-# A whole ticket number as the desk types it: INC-2026-000123 (any case, spaces around).
-_NUMBER = re.compile(r"\s*([A-Za-z]{3}-\d{4}-\d{6})\s*")
+# A whole ticket number as the desk types it: INC-2026-000123 (any case, spaces around; the
+# counter outgrows six digits after a million tickets of one kind in a year).
+_NUMBER = re.compile(r"\s*([A-Za-z]{3}-\d{4}-\d{6,})\s*")
 
 
 def ticket_id_by_number(user, text: str) -> int | None:
