@@ -131,6 +131,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "directory.User"
 # Django's model backend, loading each request's user together with their roles.
 AUTHENTICATION_BACKENDS = ["directory.auth.ModelBackend"]
+# Django's database sessions, loaded without the ORM on every request.
+SESSION_ENGINE = "opsdesk.sessions"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
