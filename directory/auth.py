@@ -35,10 +35,38 @@ def user_with_roles(*, pk=None, token_key: str | None = None):
         return found.first()
     select, by_pk, by_token = _statements(user_model, connection.vendor)
     sql, param = (by_token, token_key) if token_key is not None else (by_pk, pk)
-    user = next(iter(user_model._default_manager.raw(f"{select} {sql}", [param])), None)
-    if user is not None:
-        roles.remember_roles(user, (user.group_names or "").split(","))
+    with connection.cursor() as cursor:
+        cursor.execute(f"{select} {sql}", [param])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    # The columns are the model's concrete fields in order: Model.from_db's fast path (a raw
+    # queryset's column mapping cost as much again as the query).
+    *values, group_names = row
+    user = user_model.from_db(connection.alias, None, _converted(user_model, values))
+    roles.remember_roles(user, (group_names or "").split(","))
     return user
+
+
+def _converted(user_model, values: list) -> list:
+    """Database values as the model's fields hold them (SQLite: booleans come back as ints)."""
+    converters = _converters(user_model, connection.vendor)
+    if converters:
+        for index, convert in converters:
+            values[index] = convert(values[index], None, connection)
+    return values
+
+
+@functools.cache
+def _converters(user_model, vendor: str) -> tuple:
+    """(index, converter) of each concrete field the backend converts on read."""
+    found = []
+    for index, field in enumerate(user_model._meta.concrete_fields):
+        for convert in connection.ops.get_db_converters(field.get_col(field.model._meta.db_table)):
+            found.append((index, convert))
+        for convert in field.get_db_converters(connection):
+            found.append((index, convert))
+    return tuple(found)
 
 
 @functools.cache

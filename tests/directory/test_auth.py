@@ -27,6 +27,25 @@ def test_the_session_user_comes_with_their_roles_in_one_query(django_assert_num_
         assert roles.is_desk(user) and not roles.is_oversight(user)
 
 
+def test_the_loaded_user_holds_what_the_orm_would_load_field_by_field():
+    # read off a cursor: the backend's converters must still apply (SQLite returns booleans
+    # as integers and datetimes as text)
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    user = factories.desk_agent(full_name="王服务台", email="desk@example.cn")
+    get_user_model().objects.filter(pk=user.pk).update(last_login=timezone.now())
+    expected = get_user_model().objects.get(pk=user.pk)
+
+    loaded = user_with_roles(pk=user.pk)
+
+    for field in get_user_model()._meta.concrete_fields:
+        ours, theirs = getattr(loaded, field.attname), getattr(expected, field.attname)
+        assert (ours, type(ours)) == (theirs, type(theirs)), field.name
+    assert loaded._state.adding is False
+    assert loaded._state.db == expected._state.db
+
+
 def test_a_user_in_several_role_groups_has_them_all():
     user = factories.leader()
     user.groups.add(Group.objects.get_or_create(name=Role.DESK_SUPERVISOR)[0])
