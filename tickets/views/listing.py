@@ -7,6 +7,7 @@ Pages are keyset-paginated (``opsdesk.keyset``): no COUNT over the table, consta
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -123,12 +124,15 @@ def rows_of(window: QuerySet[Ticket]) -> list[TicketRow]:
     wide rows to keep 25: a quarter of that page's query time.
     """
     kept = window.values("pk")
-    rows = (
-        Ticket.objects.filter(pk__in=kept)
-        .order_by(*window.query.order_by)
-        .values_list(*ROW_COLUMNS)
-    )
+    rows = _row_values().filter(pk__in=kept).order_by(*window.query.order_by)
     return [TicketRow.from_values(values) for values in rows]
+
+
+@functools.cache
+def _row_values() -> QuerySet:
+    """``values_list(*ROW_COLUMNS)`` set up once: resolving its 21 columns and three joins took
+    a third of a millisecond per page. Only ever cloned (``filter``), never evaluated."""
+    return Ticket.objects.values_list(*ROW_COLUMNS)
 
 
 def _local_day_start(day) -> datetime:
