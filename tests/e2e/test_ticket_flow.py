@@ -88,3 +88,33 @@ def test_phone_call_to_closure_across_desk_and_vendor(page, live_server):
     response = page.goto(ticket_url)
     assert response.status == 404
     assert "网上办事大厅登录报错" not in page.content()
+
+
+def test_a_second_submit_of_the_call_form_is_held_back_by_its_script(page, live_server):
+    # The server also recognises a resent form (tests/tickets/test_views.py); this is the
+    # script's part: once the form is on its way, another click sends nothing and the button
+    # is disabled. (A listener after the script's counts what would be sent and keeps the
+    # page here.)
+    call_command("seed_demo", tickets=0)
+    base = live_server.url
+    log_in(page, base, "desk")
+    page.goto(f"{base}/tickets/new/call/")
+
+    outcome = page.evaluate(
+        """() => new Promise((resolve) => {
+            let sent = 0;
+            document.addEventListener("submit", (event) => {
+                if (!event.defaultPrevented) sent += 1;
+                event.preventDefault();
+            });
+            const form = document.querySelector("#log-call-form");
+            const button = form.querySelector("button[type=submit]");
+            form.requestSubmit(button);
+            setTimeout(() => {
+                form.requestSubmit(button);
+                setTimeout(() => resolve({sent, disabled: button.disabled}), 20);
+            }, 20);
+        })"""
+    )
+
+    assert outcome == {"sent": 1, "disabled": True}

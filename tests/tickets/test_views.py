@@ -114,6 +114,80 @@ def test_log_call_creates_and_dispatches_in_one_step(client, desk, system_a, ven
     assert TicketDispatch.objects.filter(ticket=ticket, vendor=vendor_a).exists()
 
 
+def test_posting_the_same_call_form_twice_logs_one_ticket(client, desk, system_a, vendor_a):
+    # a double click, or the browser's "resend": the second post opens the first ticket
+    login(client, desk)
+    form = client.get(reverse("tickets:log-call")).content.decode()
+    token = re.search(r'name="submission" value="([0-9a-f]{32})"', form).group(1)
+    data = call_data(system_a, vendor_a, submission=token)
+
+    first = client.post(reverse("tickets:log-call"), data)
+    second = client.post(reverse("tickets:log-call"), data, follow=True)
+
+    (ticket,) = Ticket.objects.all()
+    assert first["Location"] == reverse("tickets:detail", args=[ticket.pk])
+    assert second.redirect_chain[-1][0] == reverse("tickets:detail", args=[ticket.pk])
+    assert "未重复创建" in second.content.decode()
+
+
+def test_each_freshly_opened_call_form_logs_its_own_ticket(client, desk, system_a, vendor_a):
+    login(client, desk)
+    tokens = [
+        re.search(
+            r'name="submission" value="(\w+)"', client.get(reverse("tickets:log-call")).text
+        ).group(1)
+        for _ in range(2)
+    ]
+
+    for token in [*tokens, "", "not-a-token"]:  # no or a bad token: no guard, never an error
+        response = client.post(
+            reverse("tickets:log-call"), call_data(system_a, vendor_a, submission=token)
+        )
+        assert response.status_code == 302
+
+    assert len(set(tokens)) == 2
+    assert Ticket.objects.count() == 4
+
+
+def test_a_form_redisplayed_with_errors_keeps_its_token_and_then_logs_once(
+    client, desk, system_a, vendor_a
+):
+    login(client, desk)
+    token = "a" * 32
+
+    refused = client.post(
+        reverse("tickets:log-call"), call_data(system_a, vendor_a, title="", submission=token)
+    )
+    fixed = client.post(
+        reverse("tickets:log-call"), call_data(system_a, vendor_a, submission=token)
+    )
+    again = client.post(
+        reverse("tickets:log-call"), call_data(system_a, vendor_a, submission=token)
+    )
+
+    assert refused.status_code == 400
+    assert f'name="submission" value="{token}"' in refused.content.decode()
+    assert fixed.status_code == again.status_code == 302
+    assert Ticket.objects.count() == 1
+
+
+def test_a_requesters_web_form_is_submitted_once_too(client, system_a):
+    requester = factories.requester()
+    login(client, requester)
+    data = {
+        "kind": Kind.REQUEST,
+        "system": system_a.pk,
+        "title": "申请开通账号",
+        "description": "新员工入职",
+        "submission": "b" * 32,
+    }
+
+    client.post(reverse("tickets:new"), data)
+    client.post(reverse("tickets:new"), data)
+
+    assert Ticket.objects.count() == 1
+
+
 def test_log_call_without_vendor_only_logs(client, desk, system_a):
     login(client, desk)
 
@@ -178,11 +252,11 @@ def test_log_call_form_is_keyboard_first(client, desk, system_a):
     html = client.get(reverse("tickets:log-call")).content.decode()
     html = html[html.index('id="log-call-form"') :]
 
-    first_input = re.search(
-        r"<(input|select|textarea)[^>]*name=\"(?!csrfmiddlewaretoken)[^\"]+\"[^>]*>", html
-    )
-    assert 'name="requester_name"' in first_input.group(0)
-    assert "autofocus" in first_input.group(0)
+    fields = re.findall(r"<(?:input|select|textarea)[^>]*>", html)
+    focusable = [field for field in fields if 'type="hidden"' not in field]
+    first_input = focusable[0]
+    assert 'name="requester_name"' in first_input
+    assert "autofocus" in first_input
     assert "tabindex" not in html  # DOM order is the tab order
     assert 'type="submit"' in html
     assert f'data-vendor="{system_a.vendor_id}"' in html

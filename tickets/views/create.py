@@ -16,6 +16,7 @@ from tickets.access import Action, require_action
 from tickets.forms import LogCallForm, TicketCreateForm, TicketEditForm
 from tickets.models import Channel
 from tickets.services import TicketInput
+from tickets.views import once
 from tickets.views.common import desk_required, form_error, ticket_or_404
 
 INPUT_FIELDS = (
@@ -45,6 +46,9 @@ def ticket_log_call(request):
     now = timezone.now()
     initial = {"system": request.GET.get("system")} if request.GET.get("system") else None
     form = LogCallForm(request.POST or None, now=now, initial=initial)
+    token = once.posted_token(request)
+    if (already := once.created_by(request, token)) is not None:
+        return _already_created(request, already)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -57,10 +61,18 @@ def ticket_log_call(request):
         except DomainError as error:
             form_error(form, error)
         else:
+            once.remember(request, token, ticket.pk)
             messages.success(request, _("已登记 %(number)s。") % {"number": ticket.number})
             return redirect("tickets:detail", ticket.pk)
     status = 400 if form.is_bound else 200
-    return render(request, "tickets/log_call.html", {"form": form}, status=status)
+    context = {"form": form, "submission": once.form_token(request)}
+    return render(request, "tickets/log_call.html", context, status=status)
+
+
+def _already_created(request, ticket_id: int):
+    """The same form posted again: show the ticket it created instead of creating another."""
+    messages.info(request, _("该表单已提交过，未重复创建工单。"))
+    return redirect("tickets:detail", ticket_id)
 
 
 @login_required
@@ -70,6 +82,9 @@ def ticket_new(request):
     if not (desk or roles.is_requester(request.user)):
         raise PermissionDenied
     form = TicketCreateForm(request.POST or None, desk=desk)
+    token = once.posted_token(request)
+    if (already := once.created_by(request, token)) is not None:
+        return _already_created(request, already)
     if request.method == "POST" and form.is_valid():
         overrides = {} if desk else {"channel": Channel.WEB}
         try:
@@ -79,10 +94,12 @@ def ticket_new(request):
         except DomainError as error:
             form_error(form, error)
         else:
+            once.remember(request, token, ticket.pk)
             messages.success(request, _("已提交 %(number)s。") % {"number": ticket.number})
             return redirect("tickets:detail", ticket.pk)
     status = 400 if form.is_bound else 200
-    return render(request, "tickets/new.html", {"form": form}, status=status)
+    context = {"form": form, "submission": once.form_token(request)}
+    return render(request, "tickets/new.html", context, status=status)
 
 
 @login_required

@@ -69,6 +69,33 @@
     }
   });
 
+  // Forms that create something submit once: a double click would log the call twice (the
+  // server also recognises a resent form by its submission token: tickets/views/once.py).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.hasAttribute("data-submit-once") || event.defaultPrevented) return;
+    if (form.getAttribute("data-submitting")) {
+      event.preventDefault();
+      return;
+    }
+    form.setAttribute("data-submitting", "1");
+    // After this turn, so that the clicked button's own name and value are still sent.
+    setTimeout(function () {
+      form.querySelectorAll('button[type="submit"], input[type="submit"]').forEach(function (button) {
+        button.disabled = true;
+      });
+    }, 0);
+  });
+  // Back from the next page (bfcache), the form is usable again.
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form[data-submitting]").forEach(function (form) {
+      form.removeAttribute("data-submitting");
+      form.querySelectorAll('button[type="submit"], input[type="submit"]').forEach(function (button) {
+        button.disabled = false;
+      });
+    });
+  });
+
   // A "select all" checkbox for the bulk form's rows.
   document.addEventListener("change", function (event) {
     var name = event.target.getAttribute("data-check-all");
