@@ -10,6 +10,14 @@ from django.utils.translation import gettext_lazy as _
 
 from opsdesk.models import TimeStampedModel
 
+# What ``display_name`` reads: list rows and exports select these columns instead of users.
+NAME_FIELDS = ("username", "full_name", "first_name", "last_name")
+
+
+def display_name(username: str, full_name: str, first_name: str, last_name: str) -> str:
+    """How a user is named everywhere: full name, else first and last name, else the login."""
+    return full_name or f"{first_name} {last_name}".strip() or username
+
 
 class VendorQuerySet(models.QuerySet):
     def active(self) -> VendorQuerySet:
@@ -154,7 +162,7 @@ class User(AbstractUser):
         verbose_name_plural = _("用户")
 
     def get_full_name(self) -> str:
-        return self.full_name or super().get_full_name() or self.username
+        return display_name(self.username, self.full_name, self.first_name, self.last_name)
 
     @property
     def display_name(self) -> str:

@@ -22,6 +22,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from directory.models import NAME_FIELDS, display_name
 from tickets.models import Grade, Kind, Status, Ticket
 
 EXPORT_MAX_ROWS = 100_000
@@ -56,10 +57,7 @@ VALUE_COLUMNS = (
     "grade",
     "system__name",
     "vendor__name",
-    "engineer__username",
-    "engineer__full_name",
-    "engineer__first_name",
-    "engineer__last_name",
+    *(f"engineer__{name}" for name in NAME_FIELDS),
     "title",
     "requester_name",
     "reported_at",
@@ -97,11 +95,9 @@ def _sheet_rows(rows: Iterable[tuple], sheet: WriteOnlyWorksheet) -> Iterator[li
     grades = {value: str(label) for value, label in Grade.choices}
     tz = timezone.get_current_timezone()
     for row in rows:
-        number, kind, status, grade, system, vendor, username, full, first, last = row[:10]
-        title, requester = row[10:12]
-        engineer = ""
-        if username is not None:
-            engineer = full or f"{first} {last}".strip() or username
+        number, kind, status, grade, system, vendor = row[:6]
+        names, (title, requester), times = row[6:10], row[10:12], row[12:]
+        engineer = display_name(*names) if names[0] is not None else ""
         yield [
             number,
             kinds.get(kind, kind),
@@ -112,7 +108,7 @@ def _sheet_rows(rows: Iterable[tuple], sheet: WriteOnlyWorksheet) -> Iterator[li
             text_cell(sheet, engineer),
             text_cell(sheet, title),
             text_cell(sheet, requester),
-            *(time_cell(sheet, moment, tz) for moment in row[12:]),
+            *(time_cell(sheet, moment, tz) for moment in times),
         ]
 
 

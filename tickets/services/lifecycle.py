@@ -123,6 +123,14 @@ def _action_label(action: str) -> str:
 # The transition machinery
 
 
+def _required_reason(reason: str | None, missing: str) -> str:
+    """The trimmed reason a transition records; ``missing`` is the 400 when there is none."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(missing, field="reason")
+    return reason
+
+
 def _locked(actor, ticket_id, action: str, expected_version: int | None) -> Ticket:
     ticket = access.access_ticket(actor, ticket_id, for_update=True)
     access.require_action(actor, ticket, action)
@@ -276,9 +284,7 @@ def ticket_start(*, actor, ticket_id, expected_version: int | None = None) -> Ti
 @transaction.atomic
 def ticket_pend(*, actor, ticket_id, reason: str, expected_version: int | None = None) -> Ticket:
     """Wait on the requester or a third party (挂起): the resolution clock stops."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationFailed(_("挂起必须填写原因。"), field="reason")
+    reason = _required_reason(reason, _("挂起必须填写原因。"))
 
     def apply(ticket: Ticket, now: datetime) -> set[str]:
         ticket.status = Status.PENDING
@@ -382,9 +388,7 @@ def ticket_close(
 @transaction.atomic
 def ticket_reopen(*, actor, ticket_id, reason: str, expected_version: int | None = None) -> Ticket:
     """Reopen within the window: back to the vendor if one had accepted, else to the desk."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationFailed(_("重新打开必须填写原因。"), field="reason")
+    reason = _required_reason(reason, _("重新打开必须填写原因。"))
 
     def apply(ticket: Ticket, now: datetime) -> set[str]:
         if ticket.vendor_id is None:
@@ -412,9 +416,7 @@ def ticket_reopen(*, actor, ticket_id, reason: str, expected_version: int | None
 
 @transaction.atomic
 def ticket_cancel(*, actor, ticket_id, reason: str, expected_version: int | None = None) -> Ticket:
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationFailed(_("取消必须填写原因。"), field="reason")
+    reason = _required_reason(reason, _("取消必须填写原因。"))
 
     def apply(ticket: Ticket, now: datetime) -> set[str]:
         ticket.status = Status.CANCELLED
@@ -440,11 +442,9 @@ def ticket_regrade(
     *, actor, ticket_id, grade: int, reason: str, expected_version: int | None = None
 ) -> Ticket:
     """Change a fault's grade; records who, when, old → new and why; deadlines follow."""
-    reason = (reason or "").strip()
     if grade not in (1, 2, 3):
         raise ValidationFailed(_("故障级别必须是 1–3。"), field="grade")
-    if not reason:
-        raise ValidationFailed(_("调整级别必须填写原因。"), field="reason")
+    reason = _required_reason(reason, _("调整级别必须填写原因。"))
 
     def apply(ticket: Ticket, now: datetime) -> set[str]:
         if ticket.grade == grade:

@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from directory.models import NAME_FIELDS, display_name
 from opsdesk.errors import ValidationFailed
 from opsdesk.keyset import Page, paginate
 from tickets import selectors
@@ -67,10 +68,7 @@ ROW_COLUMNS = (
     "system_id",
     "system__name",
     "vendor__name",
-    "engineer__username",
-    "engineer__full_name",
-    "engineer__first_name",
-    "engineer__last_name",
+    *(f"engineer__{name}" for name in NAME_FIELDS),
 )
 
 
@@ -108,10 +106,8 @@ class TicketRow:
     @classmethod
     def from_values(cls, values: tuple) -> TicketRow:
         """From a ``values_list(*ROW_COLUMNS)`` tuple; the engineer as ``User.display_name``."""
-        *columns, username, full_name, first_name, last_name = values
-        engineer = None
-        if username is not None:
-            engineer = full_name or f"{first_name} {last_name}".strip() or username
+        columns, names = values[: -len(NAME_FIELDS)], values[-len(NAME_FIELDS) :]
+        engineer = display_name(*names) if names[0] is not None else None
         return cls(*columns, engineer_name=engineer)
 
 
