@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -14,7 +16,7 @@ from opsdesk.errors import DomainError, StaleVersion
 from tickets import services
 from tickets.access import Action, require_action
 from tickets.forms import LogCallForm, TicketCreateForm, TicketEditForm
-from tickets.models import Channel
+from tickets.models import Channel, Ticket
 from tickets.services import TicketInput
 from tickets.views import once
 from tickets.views.common import desk_required, form_error, ticket_or_404
@@ -43,36 +45,20 @@ def _ticket_input(data: dict, **overrides) -> TicketInput:
 @desk_required
 def ticket_log_call(request):
     """One keyboard-only form: the call is logged and dispatched in a single service call."""
-    now = timezone.now()
     initial = {"system": request.GET.get("system")} if request.GET.get("system") else None
-    form = LogCallForm(request.POST or None, now=now, initial=initial)
-    token = once.posted_token(request)
-    if (already := once.created_by(request, token)) is not None:
-        return _already_created(request, already)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            ticket = services.ticket_log_call(
-                actor=request.user,
-                data=_ticket_input(data, channel=Channel.PHONE),
-                vendor=data["vendor"],
-                engineer=data["engineer"],
-            )
-        except DomainError as error:
-            form_error(form, error)
-        else:
-            once.remember(request, token, ticket.pk)
-            messages.success(request, _("已登记 %(number)s。") % {"number": ticket.number})
-            return redirect("tickets:detail", ticket.pk)
-    status = 400 if form.is_bound else 200
-    context = {"form": form, "submission": once.form_token(request)}
-    return render(request, "tickets/log_call.html", context, status=status)
+    form = LogCallForm(request.POST or None, now=timezone.now(), initial=initial)
 
+    def log_call(data: dict) -> Ticket:
+        return services.ticket_log_call(
+            actor=request.user,
+            data=_ticket_input(data, channel=Channel.PHONE),
+            vendor=data["vendor"],
+            engineer=data["engineer"],
+        )
 
-def _already_created(request, ticket_id: int):
-    """The same form posted again: show the ticket it created instead of creating another."""
-    messages.info(request, _("该表单已提交过，未重复创建工单。"))
-    return redirect("tickets:detail", ticket_id)
+    return _create_page(
+        request, form, log_call, done=_("已登记 %(number)s。"), template="tickets/log_call.html"
+    )
 
 
 @login_required
@@ -82,24 +68,38 @@ def ticket_new(request):
     if not (desk or roles.is_requester(request.user)):
         raise PermissionDenied
     form = TicketCreateForm(request.POST or None, desk=desk)
+    overrides = {} if desk else {"channel": Channel.WEB}
+
+    def create(data: dict) -> Ticket:
+        return services.ticket_create(actor=request.user, data=_ticket_input(data, **overrides))
+
+    return _create_page(
+        request, form, create, done=_("已提交 %(number)s。"), template="tickets/new.html"
+    )
+
+
+def _create_page(request, form, create: Callable[[dict], Ticket], *, done: str, template: str):
+    """A create form's page: ``create(cleaned_data)`` once per submitted form, then its ticket.
+
+    The same form posted again (a double click, a resend) opens the ticket it created
+    (``tickets.views.once``); a refusal is shown on the form.
+    """
     token = once.posted_token(request)
     if (already := once.created_by(request, token)) is not None:
-        return _already_created(request, already)
+        messages.info(request, _("该表单已提交过，未重复创建工单。"))
+        return redirect("tickets:detail", already)
     if request.method == "POST" and form.is_valid():
-        overrides = {} if desk else {"channel": Channel.WEB}
         try:
-            ticket = services.ticket_create(
-                actor=request.user, data=_ticket_input(form.cleaned_data, **overrides)
-            )
+            ticket = create(form.cleaned_data)
         except DomainError as error:
             form_error(form, error)
         else:
             once.remember(request, token, ticket.pk)
-            messages.success(request, _("已提交 %(number)s。") % {"number": ticket.number})
+            messages.success(request, done % {"number": ticket.number})
             return redirect("tickets:detail", ticket.pk)
     status = 400 if form.is_bound else 200
     context = {"form": form, "submission": once.form_token(request)}
-    return render(request, "tickets/new.html", context, status=status)
+    return render(request, template, context, status=status)
 
 
 @login_required
